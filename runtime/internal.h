@@ -1,0 +1,57 @@
+/* internal.h — helpers shared by runtime files, not part of the public API (rti_ prefix). */
+#ifndef RT_INTERNAL_H
+#define RT_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "rt_core.h"
+#include "rt_pool.h"
+
+/* Allocation that honours rt_debug_fail_alloc_at(); returns NULL on failure. */
+void *rti_malloc(size_t n);
+void *rti_calloc(size_t n, size_t size);
+void rti_free(void *p);
+
+/* A tensor struct with no storage yet (refcount 1); NULL on failure (message recorded). */
+rt_tensor *rti_tensor_alloc(rt_dtype dt, int ndim, const int64_t *shape);
+/* Row-major strides for shape into strides. */
+void rti_contig_strides(int ndim, const int64_t *shape, int64_t *strides);
+/* prod(shape) with overflow check; -1 on overflow. */
+int64_t rti_numel(int ndim, const int64_t *shape);
+/* A view of t sharing its storage, with the given geometry. */
+rt_status rti_make_view(const rt_tensor *t, int ndim, const int64_t *shape,
+                        const int64_t *strides, int64_t offset, rt_tensor **out);
+/* The NumPy broadcast shape of a and b; RT_ESHAPE (message names op) if they do not fit. */
+rt_status rti_broadcast_shape(const char *op, int na, const int64_t *sa, int nb,
+                              const int64_t *sb, int *nout, int64_t *sout);
+/* Checks 0 <= *dim < ndim (after adding ndim to a negative dim); message names op. */
+rt_status rti_check_dim(const char *op, int *dim, int ndim);
+/* Bumps the storage version: call from every in-place write. */
+void rti_bump_version(rt_tensor *t);
+
+/* ---- strided iteration over several operands of one shape -------------------------
+** Operand 0 is usually the output.  Strides are in bytes so that kernels of any dtype share
+** the walker.  rti_iter_init coalesces dimensions that are contiguous for every operand, so
+** most runs are long. */
+#define RTI_MAXOP 4
+typedef struct {
+    int nop, ndim;
+    int64_t shape[RT_MAXDIM];
+    int64_t strides[RTI_MAXOP][RT_MAXDIM];   /* bytes */
+    char *base[RTI_MAXOP];
+    int64_t numel;
+} rti_iter;
+
+/* ops[i] must already have `ndim, shape` (e.g. broadcast with rt_view_expand). */
+void rti_iter_init(rti_iter *it, int nop, rt_tensor *const *ops);
+/* Inner-loop callback: n elements, ptr[i] and stride[i] (bytes) for each operand. */
+typedef void (*rti_inner_fn)(void *ctx, char **ptr, const int64_t *stride, int64_t n);
+/* Calls fn on the runs that cover flat elements [begin, end) in row-major order. */
+void rti_iter_range(const rti_iter *it, int64_t begin, int64_t end, rti_inner_fn fn, void *ctx);
+/* Parallel walk over all elements, chunks of `grain` elements. */
+rt_status rti_iter_parallel(const rti_iter *it, int64_t grain, rti_inner_fn fn, void *ctx);
+
+/* Default grain for elementwise kernels (elements per chunk). */
+#define RTI_GRAIN 32768
+
+#endif
