@@ -51,17 +51,17 @@ static int h_pass, h_fail;
 
 /* xorshift64*: test inputs independent of the runtime's own generator. */
 static uint64_t h_state = 0x9E3779B97F4A7C15ull;
-static double h_uniform(void)
+static inline double h_uniform(void)
 {
     h_state ^= h_state >> 12;
     h_state ^= h_state << 25;
     h_state ^= h_state >> 27;
     return (double)((h_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
-static double h_range(double lo, double hi) { return lo + (hi - lo) * h_uniform(); }
+static inline double h_range(double lo, double hi) { return lo + (hi - lo) * h_uniform(); }
 
 /* A new contiguous tensor with uniform values in [lo, hi) (integers for i64). */
-static rt_tensor *h_rand(rt_dtype dt, int ndim, const int64_t *shape, double lo, double hi)
+static inline rt_tensor *h_rand(rt_dtype dt, int ndim, const int64_t *shape, double lo, double hi)
 {
     rt_tensor *t = NULL;
     if (rt_empty(dt, ndim, shape, &t) != RT_OK) return NULL;
@@ -76,7 +76,7 @@ static rt_tensor *h_rand(rt_dtype dt, int ndim, const int64_t *shape, double lo,
 }
 
 /* Element at flat row-major position i of any (strided) tensor, as a double. */
-static double h_at(const rt_tensor *t, int64_t i)
+static inline double h_at(const rt_tensor *t, int64_t i)
 {
     int64_t idx[RT_MAXDIM];
     for (int d = t->ndim - 1; d >= 0; d--) {
@@ -87,7 +87,7 @@ static double h_at(const rt_tensor *t, int64_t i)
 }
 
 /* Largest |a - b| / (atol + rtol * |b|) over all elements (<= 1 means close). */
-static double h_worst(const rt_tensor *a, const double *ref, double atol, double rtol)
+static inline double h_worst(const rt_tensor *a, const double *ref, double atol, double rtol)
 {
     double worst = 0;
     int64_t n = rt_tensor_numel(a);
@@ -101,7 +101,7 @@ static double h_worst(const rt_tensor *a, const double *ref, double atol, double
     return worst;
 }
 
-static int h_shape_is(const rt_tensor *t, int ndim, const int64_t *shape)
+static inline int h_shape_is(const rt_tensor *t, int ndim, const int64_t *shape)
 {
     if (t->ndim != ndim) return 0;
     for (int i = 0; i < ndim; i++)
