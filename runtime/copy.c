@@ -19,7 +19,7 @@ static void conv_from_f32(rt_dtype dt, char *d, int64_t sd, const char *s, int64
     } else {
         int64_t *o = (int64_t *)d;
         int64_t os = sd / 8;
-        for (int64_t i = 0; i < n; i++) o[i * os] = (int64_t)src[i * is];
+        for (int64_t i = 0; i < n; i++) o[i * os] = rti_double_to_i64(src[i * is]);
     }
 }
 
@@ -38,7 +38,7 @@ static void conv_from_f64(rt_dtype dt, char *d, int64_t sd, const char *s, int64
     } else {
         int64_t *o = (int64_t *)d;
         int64_t os = sd / 8;
-        for (int64_t i = 0; i < n; i++) o[i * os] = (int64_t)src[i * is];
+        for (int64_t i = 0; i < n; i++) o[i * os] = rti_double_to_i64(src[i * is]);
     }
 }
 
@@ -166,7 +166,7 @@ static void fill_run(void *c, char **p, const int64_t *s, int64_t n)
         int64_t os = s[0] / 8;
         for (int64_t i = 0; i < n; i++) o[i * os] = f->v;
     } else {
-        int64_t *o = (int64_t *)p[0], v = (int64_t)f->v;
+        int64_t *o = (int64_t *)p[0], v = rti_double_to_i64(f->v);
         int64_t os = s[0] / 8;
         for (int64_t i = 0; i < n; i++) o[i * os] = v;
     }

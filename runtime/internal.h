@@ -26,6 +26,36 @@ rt_status rti_broadcast_shape(const char *op, int na, const int64_t *sa, int nb,
                               const int64_t *sb, int *nout, int64_t *sout);
 /* Checks 0 <= *dim < ndim (after adding ndim to a negative dim); message names op. */
 rt_status rti_check_dim(const char *op, int *dim, int ndim);
+/* Set by the autograd engine: how the core releases a tensor's node and leaf hooks. */
+extern void (*rti_node_release_hook)(struct rt_node *);
+extern void (*rti_hooks_release_hook)(struct rt_hook *);
+/* Autograd glue for differentiable ops: if grad mode is on and an input requires grad,
+** records op over in[] as o's grad_fn with narg integer parameters (node->iarg); then hands o
+** to *out.  On failure o is released and *out untouched. */
+struct rt_opdef;
+rt_status rti_finish(const struct rt_opdef *op, int nin, rt_tensor *const *in, rt_tensor *o,
+                     const int64_t *iarg, int narg, rt_tensor **out);
+/* ---- a scratch list for chaining differentiable ops in backward functions -------------
+** Each rti_s_* call runs one differentiable op and keeps its result in the list (NULL once
+** anything failed, after which later calls do nothing).  rti_s_done hands one result to *out
+** and releases the rest, so a backward reads like the formula it implements. */
+#define RTI_SCRATCH 16
+typedef struct {
+    rt_tensor *t[RTI_SCRATCH];
+    int n;
+    rt_status st;
+} rti_scratch;
+rt_tensor *rti_s_keep(rti_scratch *s, rt_status st, rt_tensor *t);
+rt_tensor *rti_s_bin(rti_scratch *s, int binop, const rt_tensor *a, const rt_tensor *b);
+rt_tensor *rti_s_scal(rti_scratch *s, int binop, const rt_tensor *a, double v, int scalar_first);
+rt_tensor *rti_s_un(rti_scratch *s, int unop, const rt_tensor *a);
+/* a * b summed down to shape (the gradient of a broadcast product). */
+rt_tensor *rti_s_mul_to(rti_scratch *s, const rt_tensor *a, const rt_tensor *b, int ndim,
+                        const int64_t *shape);
+rt_tensor *rti_s_sum_to(rti_scratch *s, const rt_tensor *a, int ndim, const int64_t *shape);
+rt_status rti_s_done(rti_scratch *s, rt_tensor *result, rt_tensor **out);
+/* double -> int64 without undefined behaviour: saturates, nan -> 0. */
+int64_t rti_double_to_i64(double v);
 /* Bumps the storage version: call from every in-place write. */
 void rti_bump_version(rt_tensor *t);
 

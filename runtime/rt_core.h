@@ -58,6 +58,7 @@ typedef struct rt_storage {
 
 /* ---- tensors ------------------------------------------------------------- */
 struct rt_node;
+struct rt_hook;
 
 typedef struct rt_tensor {
     int refcount;
@@ -69,7 +70,9 @@ typedef struct rt_tensor {
     int64_t shape[RT_MAXDIM];
     int64_t strides[RT_MAXDIM];     /* in elements; 0 for broadcast dimensions */
     struct rt_tensor *grad;         /* owned reference or NULL (autograd) */
-    struct rt_node *node;           /* owned reference or NULL (autograd) */
+    struct rt_node *node;           /* owned reference or NULL (autograd): the op that made it */
+    int output_nr;                  /* which output of node this tensor is */
+    struct rt_hook *hooks;          /* gradient hooks of a leaf (autograd) */
 } rt_tensor;
 
 /* Ownership: functions that produce a tensor through `rt_tensor **out` give the caller a
@@ -136,6 +139,12 @@ rt_status rt_to_dtype(const rt_tensor *t, rt_dtype dt, rt_tensor **out); /* alwa
 /* dst[...] = src broadcast to dst's shape, converting dtype; in place (bumps the version). */
 rt_status rt_copy_(rt_tensor *dst, const rt_tensor *src);
 rt_status rt_fill_(rt_tensor *dst, double v);
+
+/* ---- memory accounting ------------------------------------------------------ */
+/* Bytes of tensor storage allocated since start (monotonic) and currently live.  The Lua
+** binding turns growth of the first into garbage-collector steps. */
+uint64_t rt_bytes_allocated(void);
+uint64_t rt_bytes_live(void);
 
 /* ---- allocation (for tests of error paths) -------------------------------- */
 /* Make the n-th tensor allocation from now fail with RT_ENOMEM (0 disables). */

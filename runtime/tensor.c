@@ -32,11 +32,18 @@ rt_dtype rt_dtype_promote(rt_dtype a, rt_dtype b)
 }
 
 /* ---- lifetime ---------------------------------------------------------------- */
+/* Only the owning thread allocates storage, so plain counters suffice. */
+static uint64_t bytes_allocated, bytes_live;
+
+uint64_t rt_bytes_allocated(void) { return bytes_allocated; }
+uint64_t rt_bytes_live(void) { return bytes_live; }
+
 static void storage_release(rt_storage *s)
 {
     if (!s) return;
     assert(s->refcount > 0);
     if (--s->refcount == 0) {
+        bytes_live -= s->nbytes;
         rti_free(s->data);
         rti_free(s);
     }
@@ -47,9 +54,9 @@ void rt_tensor_retain(rt_tensor *t)
     if (t) t->refcount++;
 }
 
-/* Autograd (issue 3) hooks its node release in here through this pointer, so the core does
-** not depend on the engine. */
+/* The autograd engine installs these so that the core does not depend on it. */
 void (*rti_node_release_hook)(struct rt_node *) = NULL;
+void (*rti_hooks_release_hook)(struct rt_hook *) = NULL;
 
 void rt_tensor_release(rt_tensor *t)
 {
@@ -59,6 +66,7 @@ void rt_tensor_release(rt_tensor *t)
     storage_release(t->storage);
     rt_tensor_release(t->grad);
     if (t->node && rti_node_release_hook) rti_node_release_hook(t->node);
+    if (t->hooks && rti_hooks_release_hook) rti_hooks_release_hook(t->hooks);
     rti_free(t);
 }
 
@@ -122,6 +130,15 @@ int rt_same_shape(const rt_tensor *a, const rt_tensor *b)
 
 void rti_bump_version(rt_tensor *t) { t->storage->version++; }
 
+int64_t rti_double_to_i64(double v)
+{
+    /* out-of-range conversion is undefined in C: saturate, and map nan to 0 */
+    if (isnan(v)) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
 /* ---- element access ---------------------------------------------------------- */
 static int64_t elem_offset(const rt_tensor *t, const int64_t *idx)
 {
@@ -157,7 +174,7 @@ void rt_tensor_set(rt_tensor *t, const int64_t *idx, double v)
     switch (t->dtype) {
     case RT_F32: ((float *)t->storage->data)[off] = (float)v; break;
     case RT_F64: ((double *)t->storage->data)[off] = v; break;
-    case RT_I64: ((int64_t *)t->storage->data)[off] = (int64_t)v; break;
+    case RT_I64: ((int64_t *)t->storage->data)[off] = rti_double_to_i64(v); break;
     }
     rti_bump_version(t);
 }
@@ -224,7 +241,12 @@ static rt_status alloc_tensor(const char *op, rt_dtype dt, int ndim, const int64
         t->storage->nbytes = nbytes;
         t->storage->data = zero ? rti_calloc(nbytes, 1) : rti_malloc(nbytes);
     }
-    if (!t->storage || !t->storage->data) {
+    if (t->storage && t->storage->data) {
+        bytes_allocated += nbytes;
+        bytes_live += nbytes;
+    } else {
+        rti_free(t->storage);
+        t->storage = NULL;
         rt_tensor_release(t);
         return rt_fail(RT_ENOMEM, -1, "%s: out of memory for a %s tensor of shape %s (%zu bytes)",
                        op, rt_dtype_name(dt), rt_shape_str(ndim, shape, s, sizeof s), nbytes);
@@ -243,10 +265,11 @@ rt_status rt_zeros(rt_dtype dt, int ndim, const int64_t *shape, rt_tensor **out)
     return alloc_tensor("zeros", dt, ndim, shape, 1, out);
 }
 
-rt_status rt_full(rt_dtype dt, int ndim, const int64_t *shape, double v, rt_tensor **out)
+static rt_status full_named(const char *op, rt_dtype dt, int ndim, const int64_t *shape,
+                            double v, rt_tensor **out)
 {
     rt_tensor *t = NULL;
-    rt_status st = alloc_tensor("full", dt, ndim, shape, 0, &t);
+    rt_status st = alloc_tensor(op, dt, ndim, shape, 0, &t);
     if (st != RT_OK) return st;
     st = rt_fill_(t, v);
     if (st != RT_OK) {
@@ -258,14 +281,19 @@ rt_status rt_full(rt_dtype dt, int ndim, const int64_t *shape, double v, rt_tens
     return RT_OK;
 }
 
+rt_status rt_full(rt_dtype dt, int ndim, const int64_t *shape, double v, rt_tensor **out)
+{
+    return full_named("full", dt, ndim, shape, v, out);
+}
+
 rt_status rt_ones(rt_dtype dt, int ndim, const int64_t *shape, rt_tensor **out)
 {
-    return rt_full(dt, ndim, shape, 1.0, out);
+    return full_named("ones", dt, ndim, shape, 1.0, out);
 }
 
 rt_status rt_scalar(rt_dtype dt, double v, rt_tensor **out)
 {
-    return rt_full(dt, 0, NULL, v, out);
+    return full_named("scalar", dt, 0, NULL, v, out);
 }
 
 rt_status rt_from_buffer(rt_dtype dt, int ndim, const int64_t *shape, const void *data,
@@ -274,7 +302,7 @@ rt_status rt_from_buffer(rt_dtype dt, int ndim, const int64_t *shape, const void
     rt_tensor *t = NULL;
     rt_status st = alloc_tensor("from_buffer", dt, ndim, shape, 0, &t);
     if (st != RT_OK) return st;
-    memcpy(t->storage->data, data, t->storage->nbytes);
+    if (t->storage->nbytes) memcpy(t->storage->data, data, t->storage->nbytes);
     *out = t;
     return RT_OK;
 }
@@ -284,11 +312,13 @@ rt_status rt_arange(rt_dtype dt, double start, double stop, double step, rt_tens
     if (!(step != 0) || !isfinite(step) || !isfinite(start) || !isfinite(stop))
         return rt_fail(RT_EARG, -1, "arange: start, stop and step must be finite and step "
                        "non-zero (got %g, %g, %g)", start, stop, step);
-    /* Inclusive of stop like Lua's numeric for; a relative slack keeps 0:0.1:1 at 11. */
+    /* Inclusive of stop like Lua's numeric for; a small absolute slack (in steps) absorbs
+    ** rounding, so arange(0, 1, 0.1) has 11 elements.  (Unlike Lua's float loop, which
+    ** accumulates rounding, arange(0, 0.3, 0.1) also ends at 0.3.) */
     double span = (stop - start) / step;
-    int64_t n = span < 0 ? 0 : (int64_t)floor(span + 1e-9 * (1 + fabs(span))) + 1;
-    if (span > 1e15)
+    if (!isfinite(span) || span > 1e15)
         return rt_fail(RT_EARG, -1, "arange: %g elements are too many", span);
+    int64_t n = span < 0 ? 0 : (int64_t)floor(span + 1e-9) + 1;
     int64_t shape[1] = {n};
     rt_tensor *t = NULL;
     rt_status st = alloc_tensor("arange", dt, 1, shape, 0, &t);
@@ -306,6 +336,8 @@ rt_status rt_linspace(rt_dtype dt, double a, double b, int64_t n, rt_tensor **ou
 {
     if (n < 0)
         return rt_fail(RT_EARG, -1, "linspace: number of points %lld is negative", (long long)n);
+    if (!isfinite(a) || !isfinite(b))
+        return rt_fail(RT_EARG, -1, "linspace: end points must be finite (got %g, %g)", a, b);
     int64_t shape[1] = {n};
     rt_tensor *t = NULL;
     rt_status st = alloc_tensor("linspace", dt, 1, shape, 0, &t);
