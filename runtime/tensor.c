@@ -94,6 +94,7 @@ void rti_contig_strides(int ndim, const int64_t *shape, int64_t *strides)
 
 int rt_tensor_is_contiguous(const rt_tensor *t)
 {
+    if (rti_numel(t->ndim, t->shape) == 0) return 1;   /* no element is out of place */
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->shape[i] == 1) continue;

@@ -121,7 +121,7 @@ static int view_strides(const rt_tensor *t, int ndim, const int64_t *shape, int6
 
 rt_status rt_view_reshape(const rt_tensor *t, int ndim, const int64_t *shape, rt_tensor **out)
 {
-    int64_t res[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t res[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     rt_status st = infer_shape("view", t, ndim, shape, res);
     if (st != RT_OK) return st;
     if (!view_strides(t, ndim, res, strides)) {
@@ -136,7 +136,7 @@ rt_status rt_view_reshape(const rt_tensor *t, int ndim, const int64_t *shape, rt
 
 rt_status rt_reshape(const rt_tensor *t, int ndim, const int64_t *shape, rt_tensor **out)
 {
-    int64_t res[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t res[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     rt_status st = infer_shape("reshape", t, ndim, shape, res);
     if (st != RT_OK) return st;
     if (view_strides(t, ndim, res, strides))
@@ -174,7 +174,7 @@ rt_status rt_view_transpose(const rt_tensor *t, int d1, int d2, rt_tensor **out)
     rt_status st = rti_check_dim("transpose", &d1, t->ndim);
     if (st == RT_OK) st = rti_check_dim("transpose", &d2, t->ndim);
     if (st != RT_OK) return st;
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     memcpy(shape, t->shape, sizeof shape);
     memcpy(strides, t->strides, sizeof strides);
     shape[d1] = t->shape[d2], shape[d2] = t->shape[d1];
@@ -185,7 +185,7 @@ rt_status rt_view_transpose(const rt_tensor *t, int d1, int d2, rt_tensor **out)
 rt_status rt_view_permute(const rt_tensor *t, const int *perm, rt_tensor **out)
 {
     int seen[RT_MAXDIM] = {0};
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     for (int i = 0; i < t->ndim; i++) {
         int d = perm[i];
         rt_status st = rti_check_dim("permute", &d, t->ndim);
@@ -223,7 +223,7 @@ rt_status rt_view_select(const rt_tensor *t, int dim, int64_t index, rt_tensor *
     if (index < 0 || index >= t->shape[dim])
         return rt_fail(RT_EINDEX, 1, "select: index %lld out of range for dimension %d of "
                        "size %lld", (long long)index, dim + 1, (long long)t->shape[dim]);
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     int n = 0;
     for (int i = 0; i < t->ndim; i++) {
         if (i == dim) continue;
@@ -245,7 +245,7 @@ rt_status rt_view_slice(const rt_tensor *t, int dim, int64_t start, int64_t stop
         return rt_fail(RT_EINDEX, 1, "slice: range [%lld, %lld) does not fit in dimension %d "
                        "of size %lld", (long long)start, (long long)stop, dim + 1,
                        (long long)size);
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     memcpy(shape, t->shape, sizeof shape);
     memcpy(strides, t->strides, sizeof strides);
     shape[dim] = (stop - start + step - 1) / step;
@@ -261,7 +261,7 @@ rt_status rt_view_expand(const rt_tensor *t, int ndim, const int64_t *shape, rt_
         return rt_fail(RT_ESHAPE, 1, "expand: cannot expand %s to %s (fewer dimensions)",
                        rt_shape_str(t->ndim, t->shape, s1, sizeof s1),
                        rt_shape_str(ndim, shape, s2, sizeof s2));
-    int64_t strides[RT_MAXDIM], res[RT_MAXDIM];
+    int64_t strides[RT_MAXDIM] = {0}, res[RT_MAXDIM] = {0};
     int lead = ndim - t->ndim;
     for (int i = 0; i < ndim; i++) {
         int j = i - lead;
@@ -286,7 +286,7 @@ bad:
 
 rt_status rt_view_squeeze(const rt_tensor *t, int dim, rt_tensor **out)
 {
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     int n = 0;
     if (dim != -1 || t->ndim == 0) {
         if (t->ndim == 0) return rt_view_alias(t, out);
@@ -310,7 +310,7 @@ rt_status rt_view_unsqueeze(const rt_tensor *t, int dim, rt_tensor **out)
     if (dim < 0 || dim > t->ndim)
         return rt_fail(RT_EARG, 1, "unsqueeze: position %d out of range for a %d-d tensor",
                        dim, t->ndim);
-    int64_t shape[RT_MAXDIM], strides[RT_MAXDIM];
+    int64_t shape[RT_MAXDIM] = {0}, strides[RT_MAXDIM] = {0};
     int n = 0;
     for (int i = 0; i <= t->ndim; i++) {
         if (i == dim) {
