@@ -104,7 +104,9 @@ rt_status rt_copy_(rt_tensor *dst, const rt_tensor *src)
     rt_tensor *e;
     char s1[128], s2[128];
     if (check_writable("copy_", dst) != RT_OK) return RT_EARG;
-    if (rt_view_expand(src, dst->ndim, dst->shape, &e) != RT_OK)
+    rt_status vst = rt_view_expand(src, dst->ndim, dst->shape, &e);
+    if (vst == RT_ENOMEM) return vst;
+    if (vst != RT_OK)
         return rt_fail(RT_ESHAPE, 1, "copy_: source of shape %s cannot be broadcast to %s",
                        rt_shape_str(src->ndim, src->shape, s1, sizeof s1),
                        rt_shape_str(dst->ndim, dst->shape, s2, sizeof s2));

@@ -12,6 +12,9 @@
 
 static int h_pass, h_fail;
 
+/* Unbuffered, so a crash does not swallow the FAIL lines before it. */
+__attribute__((constructor)) static void h_unbuffered(void) { setvbuf(stdout, NULL, _IONBF, 0); }
+
 #define CHECK(cond, ...)                                                      \
     do {                                                                      \
         if (cond) {                                                           \
