@@ -18,30 +18,73 @@ RT_LIBS := $(filter -L% -lopenblas -llapacke,$(PKG_LIBS)) -lpthread -lm
 
 RT_SRC  := $(wildcard runtime/*.c)
 RT_OBJ  := $(RT_SRC:%.c=$(BUILD)/obj/%.o)
+LB_SRC  := $(wildcard lua/*.c)
+LB_OBJ  := $(LB_SRC:%.c=$(BUILD)/obj/%.o)
+REPL_SRC := $(wildcard repl/*.c)
+REPL_OBJ := $(REPL_SRC:%.c=$(BUILD)/obj/%.o)
 RT_TESTS := $(patsubst tests/runtime/%.c,$(BUILD)/tests/%,$(wildcard tests/runtime/test_*.c))
+REPL_TESTS := $(patsubst tests/repl/%.c,$(BUILD)/tests/%,$(wildcard tests/repl/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+ALL_LIBS := $(PKG_LIBS) -lpthread -lm
 
-.PHONY: all deps run test test-run asan-test bench check-layers clean
-all: $(BUILD)/libnabla.a $(RT_TESTS)
+# the Lua module (build/nabla.so) and the program (build/nabla) exist once their sources do
+LB_TARGET := $(if $(LB_SRC),$(BUILD)/nabla.so)
+REPL_TARGET := $(if $(and $(LB_SRC),$(REPL_SRC)),$(BUILD)/nabla)
+
+.PHONY: all deps run test test-run asan-test bench check-layers clean install
+all: $(BUILD)/libnabla.a $(RT_TESTS) $(LB_TARGET) $(REPL_TARGET) $(REPL_TESTS)
 
 deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/obj/%.o: %.c $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libnabla.a: $(RT_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	@echo "  AR    $@"
+	@$(AR) rcs $@ $^
 
 $(BUILD)/tests/%: tests/runtime/%.c tests/runtime/harness.h $(BUILD)/libnabla.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) $(BUILD)/libnabla.a $(RT_LIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) $(BUILD)/libnabla.a $(RT_LIBS)
+
+$(BUILD)/obj/lua/%.o: lua/%.c $(wildcard lua/*.h) $(wildcard runtime/*.h) $(BUILD)/gen/func_lua.h
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -Iruntime -I$(BUILD)/gen -c $< -o $@
+
+# Lua sources compiled into the module become C string literals.
+$(BUILD)/gen/func_lua.h: lua/func.lua
+	@mkdir -p $(dir $@)
+	@{ echo 'static const char lb_func_lua[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(BUILD)/obj/repl/%.o: repl/%.c $(wildcard repl/*.h) $(wildcard lua/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -Iruntime -Ilua -DNABLA_STDLIB='"$(abspath stdlib)"' -c $< -o $@
+
+$(BUILD)/nabla.so: $(LB_OBJ) $(BUILD)/libnabla.a
+	@echo "  LD    $@"
+	@$(CC) -shared $(LDFLAGS) $(LB_OBJ) $(BUILD)/libnabla.a -o $@ $(RT_LIBS)
+
+$(BUILD)/nabla: $(REPL_OBJ) $(LB_OBJ) $(BUILD)/libnabla.a
+	@echo "  LD    $@"
+	@$(CC) $(LDFLAGS) $(REPL_OBJ) $(LB_OBJ) $(BUILD)/libnabla.a -o $@ $(ALL_LIBS)
+
+$(BUILD)/tests/test_%: tests/repl/test_%.c tests/runtime/harness.h
+	@mkdir -p $(dir $@)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) -lutil $(ALL_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libnabla.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) $(BUILD)/libnabla.a $(RT_LIBS)
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) $(BUILD)/libnabla.a $(RT_LIBS)
 
 run: deps all
 	@if [ -x $(BUILD)/nabla ]; then exec $(BUILD)/nabla; \

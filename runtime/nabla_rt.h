@@ -10,4 +10,11 @@
 #include "rt_conv.h"
 #include "rt_spatial.h"
 #include "rt_index.h"
+#include "rt_autograd.h"
+#include "rt_ad_shape.h"
+#include "rt_ad_elementwise.h"
+#include "rt_ad_reduce.h"
+#include "rt_ad_linalg.h"
+#include "rt_ad_nn.h"
+#include "rt_ad_index.h"
 #endif
