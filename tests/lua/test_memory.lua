@@ -25,7 +25,10 @@ local peak = status('VmHWM')
 H.check(peak ~= nil, '/proc/self/status is readable')
 if peak then
   print(string.format('randn loop: baseline %.0f MB, peak %.0f MB', base / 1024, peak / 1024))
-  H.check(peak < 300 * 1024, 'peak RSS %.0f MB < 300 MB', peak / 1024)
+  -- AddressSanitizer quarantines freed memory (256 MB by default), so the bound only holds
+  -- for the normal build; the sanitizer run still checks the steady state below.
+  if os.getenv('NABLA_ASAN') then print('(ASan build: absolute RSS bound not checked)')
+  else H.check(peak < 300 * 1024, 'peak RSS %.0f MB < 300 MB', peak / 1024) end
 end
 
 -- 2) A training-style loop reaches a steady RSS: the RSS at step 4000 is within 10% (plus
