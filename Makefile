@@ -100,8 +100,11 @@ asan-test: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh tests/run.sh build/asan
 
-bench: deps $(BENCHES)
+# Figures, not tests: C benchmarks against OpenBLAS/memcpy, Lua ones against PyTorch (if the
+# Debian package python3-torch is installed), all in the same run on this machine.
+bench: deps all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@for t in 1 2; do sh bench/compare_torch.sh $(BUILD) bench/overhead.lua bench/overhead_torch.py $$t; done
 
 check-layers:
 	@if grep -l 'lua\.h\|lauxlib\.h' runtime/*.c runtime/*.h; then \
