@@ -76,7 +76,7 @@ $(BUILD)/nabla: $(REPL_OBJ) $(LB_OBJ) $(BUILD)/libnabla.a
 	@echo "  LD    $@"
 	@$(CC) $(LDFLAGS) $(REPL_OBJ) $(LB_OBJ) $(BUILD)/libnabla.a -o $@ $(ALL_LIBS)
 
-$(BUILD)/tests/test_%: tests/repl/test_%.c tests/runtime/harness.h
+$(BUILD)/tests/test_%: tests/repl/test_%.c $(wildcard tests/repl/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) -lutil $(ALL_LIBS)
@@ -109,6 +109,17 @@ bench: deps all $(BENCHES)
 check-layers:
 	@if grep -l 'lua\.h\|lauxlib\.h' runtime/*.c runtime/*.h; then \
 	    echo "check-layers: runtime/ must not include Lua headers"; exit 1; fi
+
+# PREFIX/bin/nabla finds PREFIX/share/nabla/stdlib next to itself; the module for plain Lua
+# goes to PREFIX/lib/lua/5.4.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nabla \
+	    $(DESTDIR)$(PREFIX)/lib/lua/5.4
+	install -m 755 $(BUILD)/nabla $(DESTDIR)$(PREFIX)/bin/nabla
+	install -m 755 $(BUILD)/nabla.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/nabla.so
+	cp -R stdlib $(DESTDIR)$(PREFIX)/share/nabla/
+	if [ -d examples/lessons ]; then cp -R examples/lessons $(DESTDIR)$(PREFIX)/share/nabla/; fi
 
 clean:
 	rm -rf build
