@@ -31,18 +31,27 @@ static rt_status push_node(run_t *r, rt_node *n)
     return RT_OK;
 }
 
-/* Collects every node reachable from the roots (marking with n->need as "visited"). */
+/* Marks n as part of this run: engine scratch plus a place in r->nodes.  On failure nothing is
+** left half-set (a stale n->need would make a later backward skip the node). */
+static rt_status visit(run_t *r, rt_node *n)
+{
+    n->need = rti_calloc((size_t)n->nin, 1);
+    n->gbuf = rti_calloc((size_t)n->nout, sizeof *n->gbuf);
+    if (n->need && n->gbuf && push_node(r, n) == RT_OK) return RT_OK;
+    rti_free(n->need);
+    rti_free(n->gbuf);
+    n->need = NULL;
+    n->gbuf = NULL;
+    return rt_fail(RT_ENOMEM, -1, "backward: out of memory");
+}
+
+/* Collects every node reachable from the roots (n->need marks "visited"). */
 static rt_status discover(run_t *r, int nroots, rt_tensor *const *roots)
 {
     size_t scan = 0;
     for (int k = 0; k < nroots; k++) {
         rt_node *n = roots[k]->node;
-        if (n && !n->need) {
-            n->need = rti_calloc((size_t)n->nin, 1);
-            n->gbuf = rti_calloc((size_t)n->nout, sizeof *n->gbuf);
-            if (!n->need || !n->gbuf) return rt_fail(RT_ENOMEM, -1, "backward: out of memory");
-            if (push_node(r, n) != RT_OK) return RT_ENOMEM;
-        }
+        if (n && !n->need && visit(r, n) != RT_OK) return RT_ENOMEM;
     }
     while (scan < r->n) {
         rt_node *n = r->nodes[scan++];
@@ -54,11 +63,7 @@ static rt_status discover(run_t *r, int nroots, rt_tensor *const *roots)
             rt_tensor *t = n->in[i];
             n->need[i] = t && t->requires_grad;
             rt_node *m = t ? t->node : NULL;
-            if (!m || m->need) continue;
-            m->need = rti_calloc((size_t)m->nin, 1);
-            m->gbuf = rti_calloc((size_t)m->nout, sizeof *m->gbuf);
-            if (!m->need || !m->gbuf) return rt_fail(RT_ENOMEM, -1, "backward: out of memory");
-            if (push_node(r, m) != RT_OK) return RT_ENOMEM;
+            if (m && !m->need && visit(r, m) != RT_OK) return RT_ENOMEM;
         }
     }
     return RT_OK;
