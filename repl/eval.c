@@ -193,6 +193,15 @@ static int run_and_show(lua_State *L)
         lua_pop(L, 1);
     }
     luaL_checkstack(L, n + 4, "too many results to print");
+    /* a value that already displayed itself during this input (a plot) says so through
+    ** __shown, and is not printed a second time */
+    int shown = 0;
+    for (int i = 1; i <= n; i++)
+        if (luaL_callmeta(L, i, "__shown")) {
+            shown += lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+    if (shown == n) return 0;
     for (int i = 1; i <= n; i++) {
         repl_show(L, i);
         if (strchr(lua_tostring(L, -1), '\n')) multiline = 1;
@@ -214,6 +223,7 @@ static int run_and_show(lua_State *L)
 int repl_run(repl_session *s, int is_expr)
 {
     lua_State *L = s->L;
+    s->inputs++;
     lua_pushlightuserdata(L, s);
     lua_pushcclosure(L, run_and_show, 1);
     lua_insert(L, -2);
@@ -262,6 +272,13 @@ static int api_env(lua_State *L)
     return 1;
 }
 
+static int api_input_count(lua_State *L)
+{
+    repl_session *s = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)s->inputs);
+    return 1;
+}
+
 static int api_open(lua_State *L)
 {
     repl_session *s = lua_touserdata(L, lua_upvalueindex(1));
@@ -273,6 +290,9 @@ static int api_open(lua_State *L)
     lua_pushlightuserdata(L, s);
     lua_pushcclosure(L, api_env, 1);
     lua_setfield(L, -2, "env");
+    lua_pushlightuserdata(L, s);
+    lua_pushcclosure(L, api_input_count, 1);
+    lua_setfield(L, -2, "input_count");
     lua_pushboolean(L, s->color);
     lua_setfield(L, -2, "color");
     lua_pushboolean(L, s->tty);

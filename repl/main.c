@@ -147,6 +147,28 @@ static void set_path(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* NABLA_LESSONS for the lesson module, unless the user set it: PREFIX/share/nabla/lessons
+** next to an installed binary, else the source tree's examples/lessons. */
+static void set_lessons_dir(void)
+{
+    char exe[PATH_MAX], dir[PATH_MAX + 64];
+    struct stat st;
+    if (getenv("NABLA_LESSONS")) return;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(dir, sizeof dir, "%s/../share/nabla/lessons", exe);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+            setenv("NABLA_LESSONS", dir, 1);
+            return;
+        }
+    }
+    snprintf(dir, sizeof dir, "%s/../examples/lessons", NABLA_STDLIB);
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) setenv("NABLA_LESSONS", dir, 1);
+}
+
 static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 {
     lua_createtable(L, argc - script, script + 1);
@@ -310,6 +332,9 @@ int main(int argc, char **argv)
     const char *nc = getenv("NO_COLOR");
     s.color = isatty(STDERR_FILENO) && !(nc && *nc) && !o.no_color;
     if (o.no_color) setenv("NO_COLOR", "1", 1);   /* so that plot and lesson see it too */
+    /* stdlib modules cannot ask isatty: progress bars and colored plots look at this */
+    setenv("NABLA_TTY", isatty(STDOUT_FILENO) ? "1" : "0", 1);
+    set_lessons_dir();
     repl_interrupt_init(0);
     lua_State *L = s.L = luaL_newstate();
     if (!L) {

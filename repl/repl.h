@@ -27,6 +27,7 @@ typedef struct repl_session {
     int env_ref;      /* registry reference of the session environment table */
     int errors;       /* uncaught errors so far (non-tty exit status) */
     int quit;         /* :quit was given */
+    unsigned long inputs;   /* inputs run so far (plots use it not to print twice) */
     struct repl_transcript *tr;   /* NULL until the REPL records (transcript.c) */
 } repl_session;
 

@@ -227,9 +227,11 @@ function M.mc(sample, expected, opts)
   return ok, r
 end
 
--- The REPL sets check.color = true on a color terminal.
+-- Color on a terminal (the nabla program sets NABLA_TTY), unless NO_COLOR or check.color=false.
 local function use_color()
-  return M.color == true and os.getenv('NO_COLOR') == nil
+  if M.color ~= nil then return M.color == true end
+  local nc = os.getenv('NO_COLOR')
+  return os.getenv('NABLA_TTY') == '1' and (nc == nil or nc == '')
 end
 
 -- check.answer(label, got, expected, tol): tol is a number (absolute) or {atol=, rtol=}.
