@@ -70,7 +70,7 @@ $(BUILD)/obj/repl/%.o: repl/%.c $(wildcard repl/*.h) $(wildcard lua/*.h)
 
 $(BUILD)/nabla.so: $(LB_OBJ) $(BUILD)/libnabla.a
 	@echo "  LD    $@"
-	@$(CC) -shared $(LDFLAGS) $(LB_OBJ) $(BUILD)/libnabla.a -o $@ $(RT_LIBS)
+	@$(CC) -shared $(LDFLAGS) $(LB_OBJ) $(BUILD)/libnabla.a -o $@ $(RT_LIBS) -lz
 
 $(BUILD)/nabla: $(REPL_OBJ) $(LB_OBJ) $(BUILD)/libnabla.a
 	@echo "  LD    $@"
