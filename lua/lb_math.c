@@ -205,7 +205,8 @@ static const op_doc unops[] = {
     {"expm1", RT_EXPM1, "expm1(x) — e^x - 1, accurate near 0"},
     {"floor", RT_FLOOR, "floor(x)"},
     {"ceil", RT_CEIL, "ceil(x)"},
-    {"round", RT_ROUND, "round(x) — half away from zero"},
+    {"round", RT_ROUND, "round(x) — to the nearest integer, halves to even"},
+    {"erf", RT_ERF, "erf(x) — the error function"},
     {NULL, 0, NULL}
 };
 

@@ -274,10 +274,12 @@ static rt_status finish_leaves(run_t *r, int ninputs, rt_tensor *const *inputs,
         if (!leaf->grad) {
             leaf->grad = g;
             rt_tensor_retain(g);
-        } else if (!r->create_graph && leaf->grad->refcount == 1 && !leaf->grad->requires_grad
-                   && rt_same_shape(leaf->grad, g) && rt_tensor_is_contiguous(leaf->grad)) {
-            /* in place saves an allocation per step; only when nobody else holds the tensor
-            ** (a grad_output the caller passed may have become .grad) */
+        } else if (!r->create_graph && leaf->grad->refcount == 1 &&
+                   leaf->grad->storage->refcount == 1 && !leaf->grad->requires_grad &&
+                   rt_same_shape(leaf->grad, g) && rt_tensor_is_contiguous(leaf->grad)) {
+            /* in place saves an allocation per step; only when nothing else can see the
+            ** memory (a grad_output the caller passed, or a view of it, may have become
+            ** .grad) */
             st = rt_binary_(RT_ADD, leaf->grad, g);
         } else {
             rt_tensor *sum = NULL;
