@@ -22,6 +22,7 @@ done
 # Lua tests: plain lua5.4 loading build/nabla.so (an ASan build needs the runtime preloaded).
 if [ -f "$BUILD/nabla.so" ] && command -v lua5.4 >/dev/null; then
     pre=""
+    export NABLA_BIN="$BUILD/nabla"
     case "$BUILD" in *asan*) pre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
                              export NABLA_ASAN=1;; esac
     for t in tests/lua/test_*.lua; do
