@@ -191,7 +191,7 @@ static const rt_opdef op_sum_to = { "sum_to", sum_to_backward, 0 };
 
 rt_status rt_ad_sum_to(const rt_tensor *x, int ndim, const int64_t *shape, rt_tensor **out)
 {
-    if (ndim == x->ndim && memcmp(shape, x->shape, (size_t)ndim * sizeof *shape) == 0) {
+    if (ndim == x->ndim && (ndim == 0 || memcmp(shape, x->shape, (size_t)ndim * sizeof *shape) == 0)) {
         rt_tensor_retain((rt_tensor *)x);
         *out = (rt_tensor *)x;
         return RT_OK;
