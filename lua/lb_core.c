@@ -371,6 +371,7 @@ int luaopen_nabla(lua_State *L)
     lb_open_tensor(L);
     lb_open_print(L);
     lb_open_create(L);
+    lb_open_io(L);
     lb_open_math(L);
     lb_open_autograd(L);
     lb_open_reduce(L);

@@ -32,7 +32,7 @@ void repl_env_push(repl_session *s)
 
 /* ---- the standard globals, loaded on first use --------------------------------------- */
 static const char *const lazy_modules[] = { "nn", "optim", "check", "calc", "plot", "data",
-                                            "lesson", NULL };
+                                            "metrics", "lesson", NULL };
 
 int repl_module_exists(lua_State *L, const char *name)
 {

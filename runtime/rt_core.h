@@ -54,6 +54,7 @@ typedef struct rt_storage {
     size_t nbytes;
     int refcount;
     uint32_t version;   /* bumped by every in-place write; autograd compares it */
+    void *block;        /* non-NULL: header, storage and data share this one allocation */
 } rt_storage;
 
 /* ---- tensors ------------------------------------------------------------- */
@@ -73,6 +74,7 @@ typedef struct rt_tensor {
     struct rt_node *node;           /* owned reference or NULL (autograd): the op that made it */
     int output_nr;                  /* which output of node this tensor is */
     struct rt_hook *hooks;          /* gradient hooks of a leaf (autograd) */
+    int in_block;                   /* this header lives in its storage's block */
 } rt_tensor;
 
 /* Ownership: functions that produce a tensor through `rt_tensor **out` give the caller a

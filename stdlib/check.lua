@@ -184,7 +184,7 @@ function M.close(got, expected, opts)
     local a, b = gf:get(j), ef:get(j)
     local abs = math.abs(a - b)
     local ratio = abs / (atol + rtol * math.abs(b))
-    if a ~= a and b ~= b then ratio = 0 end
+    if abs == 0 or (a ~= a and b ~= b) then ratio = 0 end   -- exact match even with tol 0
     if not (ratio <= 1) then ok = false end
     if ratio > worst.ratio or ratio ~= ratio then
       worst = {ratio = ratio, index = unflatten(j, g.shape), got = a, expected = b, abs = abs}

@@ -320,7 +320,7 @@ static void test_creation_errors_and_alloc(void)
             CHECK(st == RT_ENOMEM, "alloc failure %ld -> %s", k, rt_status_name(st));
         }
     }
-    CHECK(failures >= 3, "reshape-copy has at least three allocations (%d)", failures);
+    CHECK(failures >= 2, "reshape-copy has at least two allocations (%d)", failures);
     rt_tensor_release(xt);
     rt_tensor_release(x);
     CHECK(strcmp(rt_dtype_name(RT_I64), "i64") == 0 && rt_dtype_promote(RT_I64, RT_F32) == RT_F32
