@@ -88,22 +88,11 @@ static rt_status copy_same_shape(rt_tensor *dst, const rt_tensor *src)
     return rti_iter_parallel(&it, RTI_GRAIN, convert_run, &c);
 }
 
-/* Writing through a stride-0 (expanded) dimension would race between threads and is
-** meaningless anyway. */
-static rt_status check_writable(const char *op, const rt_tensor *t)
-{
-    for (int i = 0; i < t->ndim; i++)
-        if (t->strides[i] == 0 && t->shape[i] > 1)
-            return rt_fail(RT_EARG, 0, "%s: the destination is an expanded view (dimension %d "
-                           "repeats one element); clone() it first", op, i + 1);
-    return RT_OK;
-}
-
 rt_status rt_copy_(rt_tensor *dst, const rt_tensor *src)
 {
     rt_tensor *e;
     char s1[128], s2[128];
-    if (check_writable("copy_", dst) != RT_OK) return RT_EARG;
+    if (rti_check_writable("copy_", dst, 0) != RT_OK) return RT_EARG;
     rt_status vst = rt_view_expand(src, dst->ndim, dst->shape, &e);
     if (vst == RT_ENOMEM) return vst;
     if (vst != RT_OK)
@@ -176,11 +165,22 @@ static void fill_run(void *c, char **p, const int64_t *s, int64_t n)
 
 rt_status rt_fill_(rt_tensor *dst, double v)
 {
-    if (check_writable("fill_", dst) != RT_OK) return RT_EARG;
+    if (rti_check_writable("fill_", dst, 0) != RT_OK) return RT_EARG;
     rti_iter it;
     rti_iter_init(&it, 1, &dst);
     fill_ctx c = { v, dst->dtype };
     rt_status st = rti_iter_parallel(&it, RTI_GRAIN, fill_run, &c);
     if (st == RT_OK) rti_bump_version(dst);
     return st;
+}
+
+/* Writing through a stride-0 (expanded) dimension would race between threads and is
+** meaningless anyway. */
+rt_status rti_check_writable(const char *op, const rt_tensor *t, int operand)
+{
+    for (int i = 0; i < t->ndim; i++)
+        if (t->strides[i] == 0 && t->shape[i] > 1)
+            return rt_fail(RT_EARG, operand, "%s: the destination is an expanded view (dimension "
+                           "%d repeats one element); clone() it first", op, i + 1);
+    return RT_OK;
 }

@@ -54,6 +54,21 @@ rt_tensor *rti_s_mul_to(rti_scratch *s, const rt_tensor *a, const rt_tensor *b, 
                         const int64_t *shape);
 rt_tensor *rti_s_sum_to(rti_scratch *s, const rt_tensor *a, int ndim, const int64_t *shape);
 rt_status rti_s_done(rti_scratch *s, rt_tensor *result, rt_tensor **out);
+/* ---- (N,C,H,W) or (C,H,W) geometry of pooling and resampling inputs ----------------- */
+typedef struct {
+    int ndim;           /* 3 (C,H,W) or 4 (N,C,H,W) */
+    int64_t n, c, h, w;
+    int64_t s[4];       /* element strides for n, c, h, w; s[0] = 0 when ndim == 3 */
+} rti_nchw;
+/* Reads t's geometry; RT_ESHAPE/RT_EDTYPE (message names op and what) unless t is a 3-d or
+** 4-d float tensor. */
+rt_status rti_get_nchw(const char *op, const char *what, const rt_tensor *t, rti_nchw *g);
+/* A new tensor with g's n and c (and g's rank) and spatial size oh x ow, zeroed if asked. */
+rt_status rti_new_nchw(rt_dtype dt, const rti_nchw *g, int64_t oh, int64_t ow, int zero,
+                       rt_tensor **out);
+/* RT_EARG (blaming operand) if t is an expanded view: writing through a stride-0 dimension
+** of size > 1 would race between threads and is meaningless. */
+rt_status rti_check_writable(const char *op, const rt_tensor *t, int operand);
 /* double -> int64 without undefined behaviour: saturates, nan -> 0. */
 int64_t rti_double_to_i64(double v);
 /* Bumps the storage version: call from every in-place write. */

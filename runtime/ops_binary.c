@@ -384,15 +384,6 @@ static rt_status prepare_input(const rt_tensor *t, const rt_tensor *out, const r
 }
 
 /* Writing through a stride-0 dimension would race between threads and means nothing. */
-static rt_status check_writable(const char *name, const rt_tensor *t, int operand)
-{
-    for (int i = 0; i < t->ndim; i++)
-        if (t->strides[i] == 0 && t->shape[i] > 1)
-            return rt_fail(RT_EARG, operand, "%s: the destination is an expanded view "
-                           "(dimension %d repeats one element); clone() it first", name, i + 1);
-    return RT_OK;
-}
-
 static int is_int64_value(double s)
 {
     return s == floor(s) && s >= -9223372036854775808.0 && s < 9223372036854775808.0;
@@ -476,7 +467,7 @@ static rt_status check_dest(const char *name, rt_binop op, const rt_tensor *a,
                        rt_dtype_name(out->dtype), rt_dtype_name(a->dtype),
                        rt_dtype_name(b->dtype), rt_dtype_name(rd));
     }
-    return check_writable(name, out, inplace ? 0 : 2);
+    return rti_check_writable(name, out, inplace ? 0 : 2);
 }
 
 static rt_status binary_into(const char *name, rt_binop op, const rt_tensor *a,

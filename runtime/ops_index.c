@@ -21,15 +21,6 @@ static rt_status check_dim(const char *op, int *dim, int ndim, int operand)
 }
 
 /* Writing through a stride-0 dimension would add into one element from several threads. */
-static rt_status check_writable(const char *op, const rt_tensor *t)
-{
-    for (int i = 0; i < t->ndim; i++)
-        if (t->strides[i] == 0 && t->shape[i] > 1)
-            return rt_fail(RT_EARG, 0, "%s: x is an expanded view (dimension %d repeats one "
-                           "element); clone() it first", op, i + 1);
-    return RT_OK;
-}
-
 /* The index as a contiguous i64 tensor (new reference).  It is copied when it shares storage
 ** with the tensor being written, so the walk never reads an index it has just changed. */
 static rt_status prep_index(const char *op, const rt_tensor *index, int operand,
@@ -322,7 +313,7 @@ rt_status rt_index_add_(rt_tensor *x, int dim, const rt_tensor *index, const rt_
     char s1[128], s2[128];
     int64_t S[RT_MAXDIM];
     rt_tensor *ix, *sv;
-    rt_status st = check_writable(op, x);
+    rt_status st = rti_check_writable(op, x, 0);
     if (st != RT_OK) return st;
     if (src->dtype != x->dtype)
         return rt_fail(RT_EDTYPE, 3, "%s: src is %s but x is %s", op, rt_dtype_name(src->dtype),
@@ -410,7 +401,7 @@ rt_status rt_gather(const rt_tensor *x, int dim, const rt_tensor *index, rt_tens
 rt_status rt_scatter_add_(rt_tensor *x, int dim, const rt_tensor *index, const rt_tensor *src)
 {
     rt_tensor *ix, *sv;
-    rt_status st = check_writable("scatter_add_", x);
+    rt_status st = rti_check_writable("scatter_add_", x, 0);
     if (st == RT_OK) st = scatter_setup("scatter_add_", x, &dim, index, src, &ix);
     if (st != RT_OK) return st;
     st = prep_src(x, src, &sv);

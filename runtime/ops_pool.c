@@ -12,34 +12,8 @@
 #define POOL_WORK 32768
 
 /* ---- geometry shared by the three pools ------------------------------------------------ */
-typedef struct {
-    int ndim;           /* 3 (C,H,W) or 4 (N,C,H,W) */
-    int64_t n, c, h, w;
-    int64_t s[4];       /* element strides for n, c, h, w; s[0] = 0 when ndim == 3 */
-} nchw;
 
-static rt_status get_nchw(const char *op, const char *what, const rt_tensor *t, nchw *g)
-{
-    char s[128];
-    if (t->ndim != 3 && t->ndim != 4)
-        return rt_fail(RT_ESHAPE, 0, "%s: %s %s has %d dimensions, expected [N,C,H,W] or "
-                       "[C,H,W]", op, what, rt_shape_str(t->ndim, t->shape, s, sizeof s),
-                       t->ndim);
-    if (!rt_dtype_is_float(t->dtype))
-        return rt_fail(RT_EDTYPE, 0, "%s: %s has dtype %s, expected f32 or f64", op, what,
-                       rt_dtype_name(t->dtype));
-    int off = 4 - t->ndim;
-    g->ndim = t->ndim;
-    g->s[0] = 0;
-    for (int i = 0; i < t->ndim; i++) g->s[i + off] = t->strides[i];
-    g->n = off ? 1 : t->shape[0];
-    g->c = t->shape[1 - off];
-    g->h = t->shape[2 - off];
-    g->w = t->shape[3 - off];
-    return RT_OK;
-}
-
-static rt_status check_spatial(const char *op, const rt_tensor *x, const nchw *g)
+static rt_status check_spatial(const char *op, const rt_tensor *x, const rti_nchw *g)
 {
     char s[128];
     if (g->h < 1 || g->w < 1)
@@ -50,10 +24,10 @@ static rt_status check_spatial(const char *op, const rt_tensor *x, const nchw *g
 
 /* The input geometry of a backward call: gout's batch and channels, x_shape's H and W. */
 static rt_status grad_geometry(const char *op, const rt_tensor *gout, const int64_t *x_shape,
-                               nchw *g, nchw *xg)
+                               rti_nchw *g, rti_nchw *xg)
 {
     char s1[128], s2[128];
-    rt_status st = get_nchw(op, "gout", gout, g);
+    rt_status st = rti_get_nchw(op, "gout", gout, g);
     if (st != RT_OK) return st;
     if (!x_shape) return rt_fail(RT_EARG, -1, "%s: the input shape is missing", op);
     int off = 4 - gout->ndim;
@@ -73,14 +47,6 @@ static rt_status grad_geometry(const char *op, const rt_tensor *gout, const int6
 }
 
 /* A new (N,C,oh,ow) tensor, or (C,oh,ow) for 3-d geometry. */
-static rt_status new_like(rt_dtype dt, const nchw *g, int64_t oh, int64_t ow, int zero,
-                          rt_tensor **out)
-{
-    int64_t shape[4] = { g->n, g->c, oh, ow };
-    const int64_t *sh = g->ndim == 4 ? shape : shape + 1;
-    return zero ? rt_zeros(dt, g->ndim, sh, out) : rt_empty(dt, g->ndim, sh, out);
-}
-
 static int64_t plane_grain(int64_t work_per_plane)
 {
     int64_t g = POOL_WORK / (work_per_plane > 0 ? work_per_plane : 1);
@@ -312,10 +278,10 @@ rt_status rt_max_pool2d(const rt_tensor *x, const rt_pool2d_opts *o, rt_tensor *
                         rt_tensor **indices)
 {
     const char *op = "max_pool2d";
-    nchw g;
+    rti_nchw g;
     int64_t oh, ow, *buf = NULL;
     rt_tensor *y = NULL, *ix = NULL;
-    rt_status st = get_nchw(op, "input", x, &g);
+    rt_status st = rti_get_nchw(op, "input", x, &g);
     if (st == RT_OK) st = check_spatial(op, x, &g);
     if (st != RT_OK) return st;
     if (!o) return rt_fail(RT_EARG, 1, "%s: options are missing", op);
@@ -324,8 +290,8 @@ rt_status rt_max_pool2d(const rt_tensor *x, const rt_pool2d_opts *o, rt_tensor *
                 o->ceil_mode };
     if ((st = check_window(op, &w)) != RT_OK) return st;
     if ((st = window_out(op, &w, x->ndim, x->shape, 0, &oh, &ow)) != RT_OK) return st;
-    st = new_like(x->dtype, &g, oh, ow, 0, &y);
-    if (st == RT_OK && indices) st = new_like(RT_I64, &g, oh, ow, 0, &ix);
+    st = rti_new_nchw(x->dtype, &g, oh, ow, 0, &y);
+    if (st == RT_OK && indices) st = rti_new_nchw(RT_I64, &g, oh, ow, 0, &ix);
     pool_job j = { .dt = x->dtype, .c = g.c, .h = g.h, .w = g.w, .oh = oh, .ow = ow, .s = g.s,
                    .src = rt_tensor_data(x), .dh = w.d[0], .dw = w.d[1],
                    .plane = maxpool_plane };
@@ -396,7 +362,7 @@ rt_status rt_max_pool2d_backward(const rt_tensor *gout, const rt_tensor *indices
 {
     const char *op = "max_pool2d_backward";
     char s1[128], s2[128];
-    nchw g, xg, ig;
+    rti_nchw g, xg, ig;
     rt_tensor *r;
     rt_status st = grad_geometry(op, gout, x_shape, &g, &xg);
     if (st != RT_OK) return st;
@@ -410,7 +376,7 @@ rt_status rt_max_pool2d_backward(const rt_tensor *gout, const rt_tensor *indices
                        rt_shape_str(gout->ndim, gout->shape, s2, sizeof s2));
     ig.s[0] = 0;
     for (int i = 0; i < indices->ndim; i++) ig.s[i + 4 - indices->ndim] = indices->strides[i];
-    if ((st = new_like(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
+    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
     int64_t oh = g.h, ow = g.w;
     pool_job j = { .dt = gout->dtype, .c = g.c, .h = xg.h, .w = xg.w, .oh = oh, .ow = ow,
                    .s = g.s, .is = ig.s, .src = rt_tensor_data(gout),
@@ -502,7 +468,7 @@ static rt_status boxpool_bwd_plane(const pool_job *j, int64_t p)
 /* Fills the tables and runs the forward (src = x) or backward (src = gout) box kernel. */
 typedef enum { BOX_AVG, BOX_ADAPTIVE } box_kind;
 
-static rt_status box_run(box_kind kind, const win2d *w, int cip, const nchw *sg, const nchw *xg,
+static rt_status box_run(box_kind kind, const win2d *w, int cip, const rti_nchw *sg, const rti_nchw *xg,
                          const rt_tensor *src, int64_t oh, int64_t ow, int backward,
                          rt_tensor *dst)
 {
@@ -540,15 +506,15 @@ static rt_status avg_window(const char *op, const rt_avgpool2d_opts *o, win2d *w
 rt_status rt_avg_pool2d(const rt_tensor *x, const rt_avgpool2d_opts *o, rt_tensor **out)
 {
     const char *op = "avg_pool2d";
-    nchw g;
+    rti_nchw g;
     win2d w;
     int64_t oh, ow;
     rt_tensor *y;
-    rt_status st = get_nchw(op, "input", x, &g);
+    rt_status st = rti_get_nchw(op, "input", x, &g);
     if (st == RT_OK) st = check_spatial(op, x, &g);
     if (st == RT_OK) st = avg_window(op, o, &w);
     if (st == RT_OK) st = window_out(op, &w, x->ndim, x->shape, 0, &oh, &ow);
-    if (st == RT_OK) st = new_like(x->dtype, &g, oh, ow, 0, &y);
+    if (st == RT_OK) st = rti_new_nchw(x->dtype, &g, oh, ow, 0, &y);
     if (st != RT_OK) return st;
     st = box_run(BOX_AVG, &w, o->count_include_pad, &g, &g, x, oh, ow, 0, y);
     if (st != RT_OK) {
@@ -564,7 +530,7 @@ rt_status rt_avg_pool2d_backward(const rt_tensor *gout, const int64_t *x_shape,
 {
     const char *op = "avg_pool2d_backward";
     char s1[128], s2[128];
-    nchw g, xg;
+    rti_nchw g, xg;
     win2d w;
     int64_t oh, ow;
     rt_tensor *r;
@@ -577,7 +543,7 @@ rt_status rt_avg_pool2d_backward(const rt_tensor *gout, const int64_t *x_shape,
                        "input %s", op, rt_shape_str(gout->ndim, gout->shape, s1, sizeof s1),
                        (long long)oh, (long long)ow, rt_shape_str(gout->ndim, x_shape, s2,
                                                                   sizeof s2));
-    if ((st = new_like(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
+    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
     st = box_run(BOX_AVG, &w, o->count_include_pad, &g, &xg, gout, oh, ow, 1, r);
     if (st != RT_OK) {
         rt_tensor_release(r);
@@ -590,15 +556,15 @@ rt_status rt_avg_pool2d_backward(const rt_tensor *gout, const int64_t *x_shape,
 rt_status rt_adaptive_avg_pool2d(const rt_tensor *x, int64_t oh, int64_t ow, rt_tensor **out)
 {
     const char *op = "adaptive_avg_pool2d";
-    nchw g;
+    rti_nchw g;
     rt_tensor *y;
-    rt_status st = get_nchw(op, "input", x, &g);
+    rt_status st = rti_get_nchw(op, "input", x, &g);
     if (st == RT_OK) st = check_spatial(op, x, &g);
     if (st != RT_OK) return st;
     if (oh < 0 || ow < 0)
         return rt_fail(RT_EARG, 1, "%s: output size %lldx%lld must be non-negative", op,
                        (long long)oh, (long long)ow);
-    if ((st = new_like(x->dtype, &g, oh, ow, 0, &y)) != RT_OK) return st;
+    if ((st = rti_new_nchw(x->dtype, &g, oh, ow, 0, &y)) != RT_OK) return st;
     st = box_run(BOX_ADAPTIVE, NULL, 0, &g, &g, x, oh, ow, 0, y);
     if (st != RT_OK) {
         rt_tensor_release(y);
@@ -611,11 +577,11 @@ rt_status rt_adaptive_avg_pool2d(const rt_tensor *x, int64_t oh, int64_t ow, rt_
 rt_status rt_adaptive_avg_pool2d_backward(const rt_tensor *gout, const int64_t *x_shape,
                                           rt_tensor **gx)
 {
-    nchw g, xg;
+    rti_nchw g, xg;
     rt_tensor *r;
     rt_status st = grad_geometry("adaptive_avg_pool2d_backward", gout, x_shape, &g, &xg);
     if (st != RT_OK) return st;
-    if ((st = new_like(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
+    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
     st = box_run(BOX_ADAPTIVE, NULL, 0, &g, &xg, gout, g.h, g.w, 1, r);
     if (st != RT_OK) {
         rt_tensor_release(r);

@@ -337,21 +337,12 @@ static rt_status unary_new(const un_kernel *k, const rt_tensor *x, rt_tensor **o
 }
 
 /* Writing through a stride-0 dimension would race between threads and means nothing. */
-static rt_status check_writable(const char *name, const rt_tensor *t)
-{
-    for (int i = 0; i < t->ndim; i++)
-        if (t->strides[i] == 0 && t->shape[i] > 1)
-            return rt_fail(RT_EARG, 0, "%s: the destination is an expanded view "
-                           "(dimension %d repeats one element); clone() it first", name, i + 1);
-    return RT_OK;
-}
-
 static rt_status unary_inplace(const char *name, const un_kernel *k, rt_tensor *x)
 {
     if (k->dt != x->dtype)
         return rt_fail(RT_EDTYPE, 0, "%s: the result is %s, which cannot be stored in place "
                        "into a %s tensor", name, rt_dtype_name(k->dt), rt_dtype_name(x->dtype));
-    rt_status st = check_writable(name, x);
+    rt_status st = rti_check_writable(name, x, 0);
     if (st == RT_OK) st = un_exec(k, x, x);
     if (st == RT_OK) rti_bump_version(x);
     return st;

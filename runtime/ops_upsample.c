@@ -10,33 +10,6 @@
 #define UP_WORK 32768
 
 /* ---- geometry ----------------------------------------------------------------------------- */
-typedef struct {
-    int ndim;           /* 3 (C,H,W) or 4 (N,C,H,W) */
-    int64_t n, c, h, w;
-    int64_t s[4];       /* element strides for n, c, h, w; s[0] = 0 when ndim == 3 */
-} nchw;
-
-/* Same rules as in ops_pool.c (kept file-local: the pools and upsampling share no other code). */
-static rt_status get_nchw(const char *op, const char *what, const rt_tensor *t, nchw *g)
-{
-    char s[128];
-    if (t->ndim != 3 && t->ndim != 4)
-        return rt_fail(RT_ESHAPE, 0, "%s: %s %s has %d dimensions, expected [N,C,H,W] or "
-                       "[C,H,W]", op, what, rt_shape_str(t->ndim, t->shape, s, sizeof s),
-                       t->ndim);
-    if (!rt_dtype_is_float(t->dtype))
-        return rt_fail(RT_EDTYPE, 0, "%s: %s has dtype %s, expected f32 or f64", op, what,
-                       rt_dtype_name(t->dtype));
-    int off = 4 - t->ndim;
-    g->ndim = t->ndim;
-    g->s[0] = 0;
-    for (int i = 0; i < t->ndim; i++) g->s[i + off] = t->strides[i];
-    g->n = off ? 1 : t->shape[0];
-    g->c = t->shape[1 - off];
-    g->h = t->shape[2 - off];
-    g->w = t->shape[3 - off];
-    return RT_OK;
-}
 
 static rt_status check_sizes(const char *op, const char *what, int ndim, const int64_t *shape,
                              int operand, int64_t oh, int64_t ow)
@@ -266,7 +239,7 @@ static const up_plane_fn up_planes[2][2][2] = {
 
 /* Tabulates the sources for an (H,W) -> (oh,ow) resize and runs the forward (src = x,
 ** dst = out) or backward (src = gout, dst = gx) kernel over all planes. */
-static rt_status up_run(const nchw *sg, const nchw *xg, const rt_tensor *src, int64_t oh,
+static rt_status up_run(const rti_nchw *sg, const rti_nchw *xg, const rt_tensor *src, int64_t oh,
                         int64_t ow, rt_upsample_mode mode, int align, int backward,
                         rt_tensor *dst)
 {
@@ -303,25 +276,16 @@ static rt_status up_run(const nchw *sg, const nchw *xg, const rt_tensor *src, in
     return st;
 }
 
-/* A new (N,C,h,w) tensor, or (C,h,w) for 3-d geometry. */
-static rt_status new_like(rt_dtype dt, const nchw *g, int64_t h, int64_t w, int zero,
-                          rt_tensor **out)
-{
-    int64_t shape[4] = { g->n, g->c, h, w };
-    const int64_t *sh = g->ndim == 4 ? shape : shape + 1;
-    return zero ? rt_zeros(dt, g->ndim, sh, out) : rt_empty(dt, g->ndim, sh, out);
-}
-
 rt_status rt_upsample2d(const rt_tensor *x, int64_t oh, int64_t ow, rt_upsample_mode mode,
                         int align_corners, rt_tensor **out)
 {
     const char *op = "upsample2d";
-    nchw g;
+    rti_nchw g;
     rt_tensor *y;
-    rt_status st = get_nchw(op, "input", x, &g);
+    rt_status st = rti_get_nchw(op, "input", x, &g);
     if (st == RT_OK) st = check_mode(op, mode);
     if (st == RT_OK) st = check_sizes(op, "input", x->ndim, x->shape, 0, oh, ow);
-    if (st == RT_OK) st = new_like(x->dtype, &g, oh, ow, 0, &y);
+    if (st == RT_OK) st = rti_new_nchw(x->dtype, &g, oh, ow, 0, &y);
     if (st != RT_OK) return st;
     st = up_run(&g, &g, x, oh, ow, mode, align_corners, 0, y);
     if (st != RT_OK) {
@@ -337,9 +301,9 @@ rt_status rt_upsample2d_backward(const rt_tensor *gout, const int64_t *x_shape,
 {
     const char *op = "upsample2d_backward";
     char s1[128], s2[128];
-    nchw g, xg;
+    rti_nchw g, xg;
     rt_tensor *r;
-    rt_status st = get_nchw(op, "gout", gout, &g);
+    rt_status st = rti_get_nchw(op, "gout", gout, &g);
     if (st == RT_OK) st = check_mode(op, mode);
     if (st != RT_OK) return st;
     if (!x_shape) return rt_fail(RT_EARG, -1, "%s: the input shape is missing", op);
@@ -355,7 +319,7 @@ rt_status rt_upsample2d_backward(const rt_tensor *gout, const int64_t *x_shape,
                        rt_shape_str(gout->ndim, x_shape, s2, sizeof s2));
     if ((st = check_sizes(op, "input shape", gout->ndim, x_shape, -1, g.h, g.w)) != RT_OK)
         return st;
-    if ((st = new_like(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
+    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
     st = up_run(&g, &xg, gout, g.h, g.w, mode, align_corners, 1, r);
     if (st != RT_OK) {
         rt_tensor_release(r);

@@ -324,3 +324,33 @@ rt_status rt_view_unsqueeze(const rt_tensor *t, int dim, rt_tensor **out)
     }
     return rti_make_view(t, n, shape, strides, t->offset, out);
 }
+
+/* ---- (N,C,H,W) geometry shared by pooling and resampling --------------------------------- */
+rt_status rti_get_nchw(const char *op, const char *what, const rt_tensor *t, rti_nchw *g)
+{
+    char s[128];
+    if (t->ndim != 3 && t->ndim != 4)
+        return rt_fail(RT_ESHAPE, 0, "%s: %s %s has %d dimensions, expected [N,C,H,W] or "
+                       "[C,H,W]", op, what, rt_shape_str(t->ndim, t->shape, s, sizeof s),
+                       t->ndim);
+    if (!rt_dtype_is_float(t->dtype))
+        return rt_fail(RT_EDTYPE, 0, "%s: %s has dtype %s, expected f32 or f64", op, what,
+                       rt_dtype_name(t->dtype));
+    int off = 4 - t->ndim;
+    g->ndim = t->ndim;
+    g->s[0] = 0;
+    for (int i = 0; i < t->ndim; i++) g->s[i + off] = t->strides[i];
+    g->n = off ? 1 : t->shape[0];
+    g->c = t->shape[1 - off];
+    g->h = t->shape[2 - off];
+    g->w = t->shape[3 - off];
+    return RT_OK;
+}
+
+rt_status rti_new_nchw(rt_dtype dt, const rti_nchw *g, int64_t oh, int64_t ow, int zero,
+                       rt_tensor **out)
+{
+    int64_t shape[4] = { g->n, g->c, oh, ow };
+    const int64_t *sh = g->ndim == 4 ? shape : shape + 1;
+    return zero ? rt_zeros(dt, g->ndim, sh, out) : rt_empty(dt, g->ndim, sh, out);
+}
