@@ -82,5 +82,6 @@ void lb_open_linalg(lua_State *L);
 void lb_open_nn(lua_State *L);
 void lb_open_index(lua_State *L);
 void lb_open_io(lua_State *L);
+void lb_open_optim(lua_State *L);
 
 #endif

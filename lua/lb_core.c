@@ -378,6 +378,7 @@ int luaopen_nabla(lua_State *L)
     lb_open_linalg(L);
     lb_open_nn(L);
     lb_open_index(L);
+    lb_open_optim(L);
     lb_open_func(L);
     return 1;
 }
