@@ -105,6 +105,8 @@ asan-test: deps
 bench: deps all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@for t in 1 2; do sh bench/compare_torch.sh $(BUILD) bench/overhead.lua bench/overhead_torch.py $$t; done
+	@for t in 1 2; do sh bench/compare_torch.sh $(BUILD) bench/train_mlp.lua bench/train_mlp_torch.py $$t; done
+	@for t in 1 2; do sh bench/compare_torch.sh $(BUILD) bench/train_cnn.lua bench/train_cnn_torch.py $$t; done
 
 check-layers:
 	@if grep -l 'lua\.h\|lauxlib\.h' runtime/*.c runtime/*.h; then \

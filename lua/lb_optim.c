@@ -5,24 +5,6 @@
 ** in nb.no_grad, as opt:step() does). */
 #include "lb.h"
 
-/* Declared in runtime/optim.c; kept identical there (no runtime header for them yet). */
-typedef struct {
-    double lr, momentum, dampening, weight_decay;
-    int nesterov, maximize;
-    int first;
-} rt_sgd_opts;
-
-typedef struct {
-    double lr, beta1, beta2, eps, weight_decay;
-    double bias_correction1, bias_correction2;
-    int decoupled;
-    int maximize;
-} rt_adam_opts;
-
-rt_status rt_optim_sgd(rt_tensor *p, const rt_tensor *g, rt_tensor *buf, const rt_sgd_opts *o);
-rt_status rt_optim_adam(rt_tensor *p, const rt_tensor *g, rt_tensor *m, rt_tensor *v,
-                        rt_tensor *vmax, const rt_adam_opts *o);
-
 static rt_tensor *opt_tensor(lua_State *L, int arg)
 {
     return lua_isnoneornil(L, arg) ? NULL : lb_checktensor(L, arg);

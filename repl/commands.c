@@ -54,7 +54,7 @@ const char *repl_command_name(int i) { return i >= 0 && i < NCOMMANDS ? commands
 static const struct { const char *name, *what; } modules[] = {
     { "nb", "tensors, autograd, linear algebra (always loaded)" },
     { "nn", "layers, losses and nn.F functional forms" },
-    { "optim", "optimizers: SGD, Adam" },
+    { "optim", "optimizers: SGD, Adam, AdamW, RMSprop, Adagrad; schedulers" },
     { "check", "gradient checks and lesson answers" },
     { "calc", "output-size, receptive-field and parameter calculators" },
     { "plot", "terminal plots and SVG" },

@@ -10,6 +10,7 @@
 #include "rt_conv.h"
 #include "rt_spatial.h"
 #include "rt_index.h"
+#include "rt_optim.h"
 #include "rt_autograd.h"
 #include "rt_ad_shape.h"
 #include "rt_ad_elementwise.h"

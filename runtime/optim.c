@@ -5,25 +5,7 @@
 ** versions) and are meant to run under no_grad, from stdlib/optim/kernels.lua. */
 #include <math.h>
 #include "internal.h"
-
-/* The prototypes and option structs are repeated in lua/lb_optim.c (the only caller); a
-** runtime header for them (rt_optim.h) is the natural home once one may be added. */
-typedef struct {
-    double lr, momentum, dampening, weight_decay;
-    int nesterov, maximize;
-    int first;   /* the momentum buffer is new: it becomes the gradient itself */
-} rt_sgd_opts;
-
-typedef struct {
-    double lr, beta1, beta2, eps, weight_decay;
-    double bias_correction1, bias_correction2;   /* 1 - beta1^t, 1 - beta2^t */
-    int decoupled;                               /* AdamW: p *= 1 - lr*wd, no wd in g */
-    int maximize;
-} rt_adam_opts;
-
-rt_status rt_optim_sgd(rt_tensor *p, const rt_tensor *g, rt_tensor *buf, const rt_sgd_opts *o);
-rt_status rt_optim_adam(rt_tensor *p, const rt_tensor *g, rt_tensor *m, rt_tensor *v,
-                        rt_tensor *vmax, const rt_adam_opts *o);
+#include "rt_optim.h"
 
 /* Every tensor must be contiguous, of p's dtype (f32 or f64) and of p's numel. */
 static rt_status check_same(const char *op, const rt_tensor *p, const rt_tensor *t, int operand)

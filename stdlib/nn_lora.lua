@@ -210,8 +210,8 @@ for v, text in pairs(docs) do nb.doc(v, text) end
 
 local nn = package.loaded.nn
 if type(nn) == 'table' then
-  nn.LoRALinear = nn.LoRALinear or LoRALinear
-  nn.Adapter = nn.Adapter or Adapter
+  rawset(nn, 'LoRALinear', rawget(nn, 'LoRALinear') or LoRALinear)
+  rawset(nn, 'Adapter', rawget(nn, 'Adapter') or Adapter)
 end
 
 return M

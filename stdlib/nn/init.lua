@@ -44,4 +44,14 @@ if nb.doc then
   nb.doc(M, 'nn — layers, losses, nn.F functional forms and nn.init (docs/nn.md)')
 end
 
+-- nn.LoRALinear and nn.Adapter live in stdlib/nn_lora.lua (next to the low-rank lesson's
+-- module); they load on first use.
+setmetatable(M, {__index = function(t, k)
+  if k ~= 'LoRALinear' and k ~= 'Adapter' then return nil end
+  local L = require 'nn_lora'
+  rawset(t, 'LoRALinear', L.LoRALinear)
+  rawset(t, 'Adapter', L.Adapter)
+  return rawget(t, k)
+end})
+
 return M

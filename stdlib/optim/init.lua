@@ -78,8 +78,22 @@ local docs = {
                    'a total norm <= max_norm; returns the total norm',
   clip_grad_value = 'optim.clip_grad_value(params, v) — clamp gradients to [-v, v]',
 }
+local method_docs = {
+  step = 'opt:step(closure?) — one update of every parameter from its .grad (in C, under no_grad)',
+  zero_grad = 'opt:zero_grad() — set every parameter\'s .grad to nil',
+  add_param_group = 'opt:add_param_group{params=, lr=, ...} — a group with its own settings',
+  get_lr = 'opt:get_lr() — the learning rate of each group, as a list',
+  state_dict = 'opt:state_dict() — settings and per-parameter state (momentum buffers, moments)',
+  load_state_dict = 'opt:load_state_dict(sd) — restore what state_dict returned',
+  update = 'opt:update(p, g, state, group) — the per-parameter rule a subclass defines',
+  extend = 'optim.Optimizer:extend(name, defaults, validate) — a new optimizer class',
+  new = 'optim.Optimizer.new(cls, params, opts) — construct (used by the classes)',
+}
 if nb.doc then
   for k, v in pairs(docs) do nb.doc(M[k], v) end
+  for k, v in pairs(method_docs) do
+    if M.Optimizer and M.Optimizer[k] then nb.doc(M.Optimizer[k], v) end
+  end
   nb.doc(M, 'optim — SGD, Adam, AdamW, RMSprop, Adagrad, schedulers, clip_grad_norm (docs/nn.md)')
 end
 
