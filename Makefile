@@ -47,7 +47,7 @@ $(BUILD)/libnabla.a: $(RT_OBJ)
 	@echo "  AR    $@"
 	@$(AR) rcs $@ $^
 
-$(BUILD)/tests/%: tests/runtime/%.c tests/runtime/harness.h $(BUILD)/libnabla.a
+$(BUILD)/tests/%: tests/runtime/%.c $(wildcard tests/runtime/*.h) $(BUILD)/libnabla.a
 	@mkdir -p $(dir $@)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -Iruntime $< -o $@ $(LDFLAGS) $(BUILD)/libnabla.a $(RT_LIBS)

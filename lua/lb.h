@@ -51,6 +51,10 @@ lua_Number lb_optfield_number(lua_State *L, int arg, const char *key, lua_Number
 lua_Integer lb_optfield_integer(lua_State *L, int arg, const char *key, lua_Integer def);
 rt_dtype lb_optfield_dtype(lua_State *L, int arg, const char *key, rt_dtype def);
 const char *lb_typename(lua_State *L, int arg);   /* "tensor" for tensors */
+/* Raises "unknown option 'k' (expected: ...)" for a key of the options table at arg that is
+** not one of the space-separated keys: a typo such as {keepdims=true} must not be ignored.
+** arg 0 or a non-table does nothing. */
+void lb_check_options(lua_State *L, int arg, const char *keys);
 
 /* ---- registration ---------------------------------------------------------------- */
 /* Sets fns into the table at idx and records each doc in nb._docs. */

@@ -259,6 +259,32 @@ rt_dtype lb_optfield_dtype(lua_State *L, int arg, const char *key, rt_dtype def)
     return dt;
 }
 
+/* Is w (len bytes) one of the space-separated words of list? */
+static int word_in(const char *list, const char *w, size_t len)
+{
+    while (*list) {
+        size_t n = strcspn(list, " ");
+        if (n == len && len > 0 && memcmp(list, w, len) == 0) return 1;
+        list += n;
+        while (*list == ' ') list++;
+    }
+    return 0;
+}
+
+void lb_check_options(lua_State *L, int arg, const char *keys)
+{
+    if (!arg || !lua_istable(L, arg)) return;
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        size_t len = 0;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!k || !word_in(keys, k, len))
+            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (expected: %s)",
+                                                  k ? k : luaL_typename(L, -1), keys));
+    }
+}
+
 /* ---- registration ------------------------------------------------------------------------ */
 void lb_push_module(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &key_module); }
 void lb_push_methods(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &key_methods); }

@@ -25,32 +25,6 @@ static int opts_at(lua_State *L, int arg)
     return arg;
 }
 
-static int word_in(const char *list, const char *w, size_t len)
-{
-    while (*list) {
-        size_t n = strcspn(list, " ");
-        if (n == len && len > 0 && memcmp(list, w, len) == 0) return 1;
-        list += n;
-        while (*list == ' ') list++;
-    }
-    return 0;
-}
-
-/* A typo such as {strides=2} must not be silently ignored. */
-static void check_keys(lua_State *L, int arg, const char *keys)
-{
-    if (!arg) return;
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        lua_pop(L, 1);
-        size_t len = 0;
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-        if (!k || !word_in(keys, k, len))
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (expected: %s)",
-                                                  k ? k : luaL_typename(L, -1), keys));
-    }
-}
-
 /* Pushes field key of the options table at arg and returns its type; nothing pushed if nil. */
 static int get_opt(lua_State *L, int arg, const char *key)
 {
@@ -188,7 +162,7 @@ static int conv_inputs(lua_State *L, rt_tensor **x, rt_tensor **w, rt_tensor **b
 /* {stride=, padding=, dilation=, groups=} (+ output_padding for the transposed conv). */
 static void parse_conv(lua_State *L, int arg, int nsp, int transposed, conv_args *c)
 {
-    check_keys(L, arg, transposed ? "stride padding output_padding dilation groups"
+    lb_check_options(L, arg, transposed ? "stride padding output_padding dilation groups"
                                    : "stride padding dilation groups");
     memset(c, 0, sizeof *c);
     opt_pair(L, arg, "stride", nsp, 1, 1, c->stride);
@@ -274,7 +248,7 @@ static int l_max_pool2d(lua_State *L)
     memset(&o, 0, sizeof o);
     to_pair(L, 2, 2, "kernel size", 2, 1, o.kernel);
     int oa = opts_at(L, 3);
-    check_keys(L, oa, "stride padding dilation ceil_mode return_indices");
+    lb_check_options(L, oa, "stride padding dilation ceil_mode return_indices");
     opt_pair(L, oa, "stride", 2, 1, 0, o.stride);   /* 0: the kernel size (PyTorch's None) */
     opt_pair(L, oa, "padding", 2, 0, 0, o.padding);
     opt_pair(L, oa, "dilation", 2, 1, 1, o.dilation);
@@ -293,7 +267,7 @@ static int l_avg_pool2d(lua_State *L)
     memset(&o, 0, sizeof o);
     to_pair(L, 2, 2, "kernel size", 2, 1, o.kernel);
     int oa = opts_at(L, 3);
-    check_keys(L, oa, "stride padding ceil_mode count_include_pad");
+    lb_check_options(L, oa, "stride padding ceil_mode count_include_pad");
     opt_pair(L, oa, "stride", 2, 1, 0, o.stride);
     opt_pair(L, oa, "padding", 2, 0, 0, o.padding);
     o.ceil_mode = opt_bool(L, oa, "ceil_mode", 0);
@@ -350,7 +324,7 @@ static int upsample(lua_State *L)
     rt_tensor *x = lb_checktensor(L, 1);
     int oa = opts_at(L, 2);
     if (!oa) luaL_argerror(L, 2, "options table expected ({size=} or {scale_factor=})");
-    check_keys(L, oa, "size scale_factor mode align_corners");
+    lb_check_options(L, oa, "size scale_factor mode align_corners");
     int64_t size[2] = { 1, 1 };
     int has_size = get_opt(L, oa, "size") != LUA_TNIL;
     if (has_size) {
@@ -421,7 +395,7 @@ static int l_pad(lua_State *L)
         lua_replace(L, 3);
     }
     oa = opts_at(L, 3);
-    check_keys(L, oa, "mode value");
+    lb_check_options(L, oa, "mode value");
     mode = opt_choice(L, oa, "mode", modes, 0);
     if (get_opt(L, oa, "value") != LUA_TNIL) {
         if (!lua_isnumber(L, -1))

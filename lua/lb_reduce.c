@@ -27,33 +27,6 @@ static int to_dim(lua_State *L, int idx, int arg, int ndim)
     return (int)(d < 0 ? d + n : d - 1);
 }
 
-/* Is w one of the space-separated words of list? */
-static int word_in(const char *list, const char *w, size_t len)
-{
-    while (*list) {
-        size_t n = strcspn(list, " ");
-        if (n == len && len > 0 && memcmp(list, w, len) == 0) return 1;
-        list += n;
-        while (*list == ' ') list++;
-    }
-    return 0;
-}
-
-/* Refuses keys of the options table at arg that are not in the space-separated list keys:
-** a typo such as {keepdims=true} must not be silently ignored. */
-static void check_keys(lua_State *L, int arg, const char *keys)
-{
-    lua_pushnil(L);
-    while (lua_next(L, arg)) {
-        lua_pop(L, 1);
-        size_t len = 0;
-        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-        if (!k || !word_in(keys, k, len))
-            luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (expected: %s)",
-                                                  k ? k : luaL_typename(L, -1), keys));
-    }
-}
-
 /* Field key of the options table at arg: pushes it and returns its type (nil: nothing pushed). */
 static int get_opt(lua_State *L, int arg, const char *key)
 {
@@ -128,7 +101,7 @@ static void parse_red(lua_State *L, const rt_tensor *x, int first, int with_unbi
     if (!opts) return;
     const char *keys = opts == first ? (with_unbiased ? "dim keepdim unbiased" : "dim keepdim")
                                      : (with_unbiased ? "keepdim unbiased" : "keepdim");
-    check_keys(L, opts, keys);
+    lb_check_options(L, opts, keys);
     if (opts == first && opt_dim(L, opts, x->ndim, &r->dim)) r->all = 0;
     r->keepdim = opt_bool(L, opts, "keepdim", 0);
     if (with_unbiased) r->unbiased = opt_bool(L, opts, "unbiased", 0);
@@ -157,12 +130,12 @@ static int parse_flag(lua_State *L, int dim_arg, int arg, const char *key, int d
     if (is_options(L, dim_arg)) {
         char keys[64];
         snprintf(keys, sizeof keys, "dim %s", key);
-        check_keys(L, dim_arg, keys);
+        lb_check_options(L, dim_arg, keys);
         return opt_bool(L, dim_arg, key, def);
     }
     if (lua_type(L, arg) == LUA_TBOOLEAN) return lua_toboolean(L, arg);
     if (is_options(L, arg)) {
-        check_keys(L, arg, key);
+        lb_check_options(L, arg, key);
         return opt_bool(L, arg, key, def);
     }
     if (!is_absent(L, arg))
@@ -250,7 +223,7 @@ static int l_norm(lua_State *L)
     red_args r = { 0, 1, 0, 0 };
     double p = 2;
     if (is_options(L, 2)) {
-        check_keys(L, 2, "p dim keepdim");
+        lb_check_options(L, 2, "p dim keepdim");
         if (get_opt(L, 2, "p") != LUA_TNIL) {
             p = to_p(L, lua_gettop(L), 2);
             lua_pop(L, 1);
@@ -311,7 +284,7 @@ static int l_softmax(lua_State *L)
 {
     rt_tensor *x = lb_checktensor(L, 1);
     int dim = parse_dim(L, x, 2, -1, "softmax");
-    if (is_options(L, 2)) check_keys(L, 2, "dim");
+    if (is_options(L, 2)) lb_check_options(L, 2, "dim");
     rt_tensor **slot = lb_newslot(L);
     return LB_RESULT(L, rt_ad_softmax(x, dim, slot), 1);
 }
@@ -320,7 +293,7 @@ static int l_log_softmax(lua_State *L)
 {
     rt_tensor *x = lb_checktensor(L, 1);
     int dim = parse_dim(L, x, 2, -1, "log_softmax");
-    if (is_options(L, 2)) check_keys(L, 2, "dim");
+    if (is_options(L, 2)) lb_check_options(L, 2, "dim");
     rt_tensor **slot = lb_newslot(L);
     return LB_RESULT(L, rt_ad_log_softmax(x, dim, slot), 1);
 }
@@ -330,7 +303,7 @@ static int l_cumsum(lua_State *L)
 {
     rt_tensor *x = lb_checktensor(L, 1);
     int dim = parse_dim(L, x, 2, x->ndim <= 1 ? 0 : -1, "cumsum");
-    if (is_options(L, 2)) check_keys(L, 2, "dim");
+    if (is_options(L, 2)) lb_check_options(L, 2, "dim");
     rt_tensor **slot = lb_newslot(L);
     return LB_RESULT(L, rt_ad_cumsum(x, dim, slot), 1);
 }

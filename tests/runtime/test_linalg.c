@@ -5,46 +5,8 @@
 #include <cblas.h>
 #include <float.h>
 #include "harness.h"
+#include "linalg_helpers.h"
 
-/* ---- naive float64 helpers (a copy lives in test_linalg_lapack.c) ---------------------- */
-
-static double *dv(const rt_tensor *t)
-{
-    int64_t n = rt_tensor_numel(t);
-    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = h_at(t, i);
-    return v;
-}
-
-/* c (m,n) = a (m,k) b (k,n) */
-static void nmm(const double *a, const double *b, double *c, int64_t m, int64_t k, int64_t n)
-{
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double s = 0;
-            for (int64_t p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
-            c[i * n + j] = s;
-        }
-}
-
-/* t (n,m) = a (m,n)^T */
-static void ntr(const double *a, double *t, int64_t m, int64_t n)
-{
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) t[j * m + i] = a[i * n + j];
-}
-
-static double maxabs(const double *a, const double *b, int64_t n)
-{
-    double w = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        if (!(d <= w)) w = d;
-    }
-    return w;
-}
-
-/* max |q^T q - I| over the columns of q (m,k) */
 static double tol_of(rt_dtype dt) { return dt == RT_F32 ? 2e-4 : 1e-10; }
 
 static rt_tensor *view_t(rt_tensor *t, int d1, int d2)   /* consumes t */
