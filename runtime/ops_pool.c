@@ -195,6 +195,7 @@ struct pool_job {
     int64_t *idst;                  /* indices written by max forward, or NULL */
     win_tab th, tw;
     int64_t dh, dw;                 /* dilation steps */
+    int fast2x2;                    /* max forward: 2x2 stride 2, no padding/dilation, unit w */
     rt_status (*plane)(const pool_job *j, int64_t p);
 };
 
@@ -263,11 +264,41 @@ static void maxpool_f64(const pool_job *j, const double *x, double *o, int64_t *
     }
 }
 
+/* The common 2x2, stride-2 window without padding or dilation over rows with unit stride:
+** the four loads are unrolled (the generic loop's window tables and unknown trip counts cost
+** more than the comparisons).  Same scan order and NaN rule as maxpool_f32, so the same
+** values and indices. */
+static void maxpool2x2_f32(const pool_job *j, const float *x, float *o, int64_t *ix)
+{
+    int64_t sh = j->s[2];
+    for (int64_t oh = 0; oh < j->oh; oh++) {
+        const float *r0 = x + 2 * oh * sh, *r1 = r0 + sh;
+        int64_t base = 2 * oh * j->w;
+        for (int64_t ow = 0; ow < j->ow; ow++) {
+            int64_t w = 2 * ow;
+            float m = -INFINITY, v;
+            int64_t best = base + w;
+            v = r0[w];
+            if (v > m || v != v) m = v, best = base + w;
+            v = r0[w + 1];
+            if (v > m || v != v) m = v, best = base + w + 1;
+            v = r1[w];
+            if (v > m || v != v) m = v, best = base + j->w + w;
+            v = r1[w + 1];
+            if (v > m || v != v) m = v, best = base + j->w + w + 1;
+            o[oh * j->ow + ow] = m;
+            if (ix) ix[oh * j->ow + ow] = best;
+        }
+    }
+}
+
 static rt_status maxpool_plane(const pool_job *j, int64_t p)
 {
     int64_t xo = plane_off(j, j->s, p), oo = p * j->oh * j->ow;
     int64_t *ix = j->idst ? j->idst + oo : NULL;
-    if (j->dt == RT_F32)
+    if (j->dt == RT_F32 && j->fast2x2)
+        maxpool2x2_f32(j, (const float *)j->src + xo, (float *)j->dst + oo, ix);
+    else if (j->dt == RT_F32)
         maxpool_f32(j, (const float *)j->src + xo, (float *)j->dst + oo, ix);
     else
         maxpool_f64(j, (const double *)j->src + xo, (double *)j->dst + oo, ix);
@@ -295,6 +326,9 @@ rt_status rt_max_pool2d(const rt_tensor *x, const rt_pool2d_opts *o, rt_tensor *
     pool_job j = { .dt = x->dtype, .c = g.c, .h = g.h, .w = g.w, .oh = oh, .ow = ow, .s = g.s,
                    .src = rt_tensor_data(x), .dh = w.d[0], .dw = w.d[1],
                    .plane = maxpool_plane };
+    j.fast2x2 = w.k[0] == 2 && w.k[1] == 2 && w.s[0] == 2 && w.s[1] == 2 && w.p[0] == 0 &&
+                w.p[1] == 0 && w.d[0] == 1 && w.d[1] == 1 && g.s[3] == 1 && 2 * oh <= g.h &&
+                2 * ow <= g.w;
     if (st == RT_OK) st = tabs_alloc(oh, ow, &buf, &j.th, &j.tw);
     if (st == RT_OK) {
         tab_max(&j.th, oh, g.h, w.k[0], w.s[0], w.p[0], w.d[0]);
