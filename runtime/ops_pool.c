@@ -270,24 +270,29 @@ static void maxpool_f64(const pool_job *j, const double *x, double *o, int64_t *
 ** values and indices. */
 static void maxpool2x2_f32(const pool_job *j, const float *x, float *o, int64_t *ix)
 {
-    int64_t sh = j->s[2];
+    int64_t sh = j->s[2], W = j->w;
     for (int64_t oh = 0; oh < j->oh; oh++) {
         const float *r0 = x + 2 * oh * sh, *r1 = r0 + sh;
-        int64_t base = 2 * oh * j->w;
+        int64_t base = 2 * oh * W;
+        float *orow = o + oh * j->ow;
+        int64_t *irow = ix ? ix + oh * j->ow : NULL;
         for (int64_t ow = 0; ow < j->ow; ow++) {
+            /* selects instead of branches: with real data the comparisons are unpredictable */
             int64_t w = 2 * ow;
-            float m = -INFINITY, v;
-            int64_t best = base + w;
-            v = r0[w];
-            if (v > m || v != v) m = v, best = base + w;
-            v = r0[w + 1];
-            if (v > m || v != v) m = v, best = base + w + 1;
-            v = r1[w];
-            if (v > m || v != v) m = v, best = base + j->w + w;
-            v = r1[w + 1];
-            if (v > m || v != v) m = v, best = base + j->w + w + 1;
-            o[oh * j->ow + ow] = m;
-            if (ix) ix[oh * j->ow + ow] = best;
+            float a = r0[w], b = r0[w + 1], c = r1[w], d = r1[w + 1];
+            float m = a;
+            int64_t k = base + w;
+            int t = (b > m) | (b != b);
+            m = t ? b : m;
+            k = t ? base + w + 1 : k;
+            t = (c > m) | (c != c);
+            m = t ? c : m;
+            k = t ? base + W + w : k;
+            t = (d > m) | (d != d);
+            m = t ? d : m;
+            k = t ? base + W + w + 1 : k;
+            orow[ow] = m;
+            if (irow) irow[ow] = k;
         }
     }
 }
