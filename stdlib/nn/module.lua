@@ -182,7 +182,7 @@ setmetatable(Module, {__call = function(c, ...) return c.new(c, ...) end})
 function Module:__init() end
 
 function Module:forward()
-  error(self.__name .. ': forward is not implemented', 2)
+  error(self.__name .. ': the module defines no forward(x) method; add one', 2)
 end
 
 ---------------------------------------------------------------------------- registration

@@ -207,7 +207,7 @@ function Optimizer:load_state_dict(sd)
 end
 
 function Optimizer:update()
-  error(self.__name .. ': update is not implemented', 2)
+  error(self.__name .. ': this optimizer class defines no update(p, g, state, group) method', 2)
 end
 
 return M

@@ -184,7 +184,7 @@ H.checkerror("Linear(2→3): the input is f64 but the weights are f32 (convert t
              "x:to('f32'), or the model with m:to('f64'))",
              function() nn.Linear(2, 3)(nb.zeros({1, 2}, 'f64')) end)
 H.checkerror("unknown option 'strides'", function() nn.Conv2d(1, 2, 3, {strides = 2}) end)
-H.checkerror('forward is not implemented', function() nn.Module:extend('Empty')()(1) end)
+H.checkerror('defines no forward(x) method', function() nn.Module:extend('Empty')()(1) end)
 
 -- ---- hooks, dtype, functional_call, freezing ---------------------------------------------------
 local l = nn.Linear(2, 2)
