@@ -343,33 +343,6 @@ done:
     rt_tensor_release(a), rt_tensor_release(b), rt_tensor_release(o1), rt_tensor_release(o2);
 }
 
-typedef rt_status (*op2_fn)(const rt_tensor *, const rt_tensor *, rt_tensor **);
-
-/* fn(a, b) with 1 and 2 threads.  OpenBLAS does not promise bitwise equality across thread
-** counts (see rt_linalg.h), so equality is reported, and only a difference beyond rounding
-** fails. */
-static void check_threads(const char *what, op2_fn fn, const rt_tensor *a, const rt_tensor *b)
-{
-    rt_tensor *o1 = NULL, *o2 = NULL;
-    int saved = rt_get_num_threads();
-    rt_set_num_threads(1);
-    CHECK_OK(fn(a, b, &o1));
-    rt_set_num_threads(2);
-    CHECK_OK(fn(a, b, &o2));
-    rt_set_num_threads(saved);
-    if (o1 && o2) {
-        int same = memcmp(rt_tensor_data(o1), rt_tensor_data(o2),
-                          (size_t)rt_tensor_numel(o1) * rt_dtype_size(o1->dtype)) == 0;
-        double *p1 = dv(o1), *p2 = dv(o2), d = maxabs(p1, p2, rt_tensor_numel(o1));
-        printf("info: %s, 1 vs 2 threads: %s (max abs diff %.3g)\n", what,
-               same ? "bitwise identical" : "NOT bitwise identical", d);
-        CHECK(d <= 1e-9, "%s: 1 and 2 threads differ beyond rounding (%g)", what, d);
-        free(p1), free(p2);
-    }
-    rt_tensor_release(o1);
-    rt_tensor_release(o2);
-}
-
 static void test_threads(void)
 {
     sgemm_thread_finding(256);
