@@ -57,25 +57,8 @@ end
 local losses, t0 = {}, nb.clock()
 local epochs = 1
 for epoch = 1, epochs do
-  local bar = ok_plot and plot.progress(#loader, {label = 'epoch ' .. epoch, summary = true})
-  local running, seen = 0, 0
-  for xb, yb in loader:iter() do
-    opt:zero_grad()
-    local loss = loss_fn(model(xb), yb)
-    loss:backward()
-    opt:step()
-    sched:step()
-    local l = loss:item()
-    losses[#losses + 1] = l
-    running, seen = running + l, seen + 1
-    if bar then
-      bar:update({loss = running / seen})
-    elseif seen % 100 == 0 then
-      print(string.format('epoch %d  batch %4d/%d  loss %.4f', epoch, seen, #loader,
-                          running / seen))
-    end
-  end
-  if bar then bar:done() end
+  nn.train_epoch(model, loader, loss_fn, opt,
+                 {sched = sched, losses = losses, label = 'epoch ' .. epoch})
 end
 local train_time = nb.clock() - t0
 

@@ -10,6 +10,7 @@ M.Module = U.Module
 M.F = require 'nn.functional'
 M.functional = M.F
 M.init = require 'nn.init_fns'
+M.train_epoch = require('nn.train').train_epoch
 
 for _, file in ipairs({'nn.linear', 'nn.conv', 'nn.pool', 'nn.norm', 'nn.dropout',
                        'nn.activation', 'nn.recurrent', 'nn.attention', 'nn.container',

@@ -212,4 +212,23 @@ H.check(not frozen.weight.requires_grad and frozen:num_parameters({trainable = t
 local p = nn.Parameter(nb.zeros(2) * 3)
 H.check(p.requires_grad and p.grad_fn == nil, 'Parameter makes a leaf')
 
+-- nn.train_epoch: one pass fits a toy regression, records every batch loss, and returns their mean
+do
+  local data, optim = require 'data', require 'optim'
+  nb.manual_seed(5)
+  local X = nb.randn(64, 3)
+  local y = (X * nb.tensor({1, -2, 0.5})):sum(2):view(64, 1)
+  local model = nn.Linear(3, 1)
+  local opt = optim.SGD(model:parameters(), {lr = 0.1})
+  local loader = data.DataLoader(X, y, {batch_size = 16})
+  local losses = {}
+  local first = nn.train_epoch(model, loader, nn.MSELoss(), opt, {losses = losses, quiet = true})
+  for _ = 1, 20 do nn.train_epoch(model, loader, nn.MSELoss(), opt, {quiet = true}) end
+  local last = nn.train_epoch(model, loader, nn.MSELoss(), opt, {quiet = true})
+  H.check(#losses == 4, 'one loss per batch (%d)', #losses)
+  H.close(first, (losses[1] + losses[2] + losses[3] + losses[4]) / 4, 1e-12,
+          'mean of the batch losses')
+  H.check(last < 0.01 * first, 'the loss falls: %g -> %g', first, last)
+end
+
 H.report()
