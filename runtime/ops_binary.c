@@ -18,11 +18,12 @@
 #define ALWAYS_INLINE inline
 #endif
 
-/* axpby shares the binary machinery as one more op code past the public enum. */
+/* axpby and ReLU's gradient share the binary machinery as op codes past the public enum. */
 #define OP_AXPBY RT_BINOP_COUNT
+#define OP_RELU_GRAD (RT_BINOP_COUNT + 1)
 
 typedef struct {
-    int op;             /* rt_binop or OP_AXPBY */
+    int op;             /* rt_binop, OP_AXPBY or OP_RELU_GRAD */
     rt_dtype dt;        /* dtype of both operands and of the result */
     double alpha, beta; /* OP_AXPBY only */
 } bin_kernel;
@@ -55,6 +56,7 @@ static ALWAYS_INLINE float f32_bin(int op, float x, float y, float al, float be)
     case RT_GT: return x > y ? 1.0f : 0.0f;
     case RT_GE: return x >= y ? 1.0f : 0.0f;
     case OP_AXPBY: return al * x + be * y;
+    case OP_RELU_GRAD: return y > 0 ? x : 0.0f;
     }
     return 0.0f;
 }
@@ -76,6 +78,7 @@ static ALWAYS_INLINE double f64_bin(int op, double x, double y, double al, doubl
     case RT_GT: return x > y ? 1.0 : 0.0;
     case RT_GE: return x >= y ? 1.0 : 0.0;
     case OP_AXPBY: return al * x + be * y;
+    case OP_RELU_GRAD: return y > 0 ? x : 0.0;
     }
     return 0.0;
 }
@@ -114,6 +117,7 @@ static ALWAYS_INLINE int64_t i64_bin(int op, int64_t x, int64_t y, int64_t al, i
     case RT_GT: return x > y;
     case RT_GE: return x >= y;
     case OP_AXPBY: return (int64_t)((uint64_t)al * ux + (uint64_t)be * uy);
+    case OP_RELU_GRAD: return y > 0 ? x : 0;
     }
     return 0;
 }
@@ -195,6 +199,7 @@ static void bin_f32(const bin_kernel *k, char *po, int64_t so, const char *pa, i
     case RT_GT: run_f32(RT_GT, al, be, o, so, a, sa, b, sb, n); break;
     case RT_GE: run_f32(RT_GE, al, be, o, so, a, sa, b, sb, n); break;
     case OP_AXPBY: run_f32(OP_AXPBY, al, be, o, so, a, sa, b, sb, n); break;
+    case OP_RELU_GRAD: run_f32(OP_RELU_GRAD, al, be, o, so, a, sa, b, sb, n); break;
     }
 }
 
@@ -219,6 +224,7 @@ static void bin_f64(const bin_kernel *k, char *po, int64_t so, const char *pa, i
     case RT_GT: run_f64(RT_GT, al, be, o, so, a, sa, b, sb, n); break;
     case RT_GE: run_f64(RT_GE, al, be, o, so, a, sa, b, sb, n); break;
     case OP_AXPBY: run_f64(OP_AXPBY, al, be, o, so, a, sa, b, sb, n); break;
+    case OP_RELU_GRAD: run_f64(OP_RELU_GRAD, al, be, o, so, a, sa, b, sb, n); break;
     }
 }
 
@@ -243,6 +249,7 @@ static void bin_i64(const bin_kernel *k, char *po, int64_t so, const char *pa, i
     case RT_GT: run_i64(RT_GT, al, be, o, so, a, sa, b, sb, n); break;
     case RT_GE: run_i64(RT_GE, al, be, o, so, a, sa, b, sb, n); break;
     case OP_AXPBY: run_i64(OP_AXPBY, al, be, o, so, a, sa, b, sb, n); break;
+    case OP_RELU_GRAD: run_i64(OP_RELU_GRAD, al, be, o, so, a, sa, b, sb, n); break;
     default: break;   /* RT_DIV: promoted to f32 before we get here */
     }
 }
@@ -533,4 +540,15 @@ rt_status rt_axpby(double alpha, const rt_tensor *x, double beta, const rt_tenso
     if (dt == RT_I64 && !(is_int64_value(alpha) && is_int64_value(beta))) dt = RT_F32;
     bin_kernel k = { OP_AXPBY, dt, alpha, beta };
     return binary_new(&k, x, y, nd, shape, out);
+}
+
+rt_status rt_relu_backward(const rt_tensor *g, const rt_tensor *x, rt_tensor **out)
+{
+    int nd;
+    int64_t shape[RT_MAXDIM];
+    rt_status st = rti_broadcast_shape("relu_backward", g->ndim, g->shape, x->ndim, x->shape,
+                                       &nd, shape);
+    if (st != RT_OK) return st;
+    bin_kernel k = { OP_RELU_GRAD, rt_dtype_promote(g->dtype, x->dtype), 0.0, 0.0 };
+    return binary_new(&k, g, x, nd, shape, out);
 }

@@ -66,6 +66,11 @@ rt_status rt_binary_scalar(rt_binop op, const rt_tensor *a, double s, int scalar
 rt_status rt_axpby(double alpha, const rt_tensor *x, double beta, const rt_tensor *y,
                    rt_tensor **out);
 
+/* ReLU's gradient in one pass: out = x > 0 ? g : 0 (g and x broadcast; a select, so inf or
+** nan in g stays out of the zeroed positions, as in PyTorch's threshold_backward).
+** Statuses: RT_ESHAPE. */
+rt_status rt_relu_backward(const rt_tensor *g, const rt_tensor *x, rt_tensor **out);
+
 /* ---- unary ops ------------------------------------------------------------------------- */
 typedef enum {
     RT_NEG, RT_ABS, RT_EXP, RT_LOG, RT_LOG1P, RT_SQRT, RT_RSQRT, RT_SIN, RT_COS, RT_TANH,

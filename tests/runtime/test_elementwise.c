@@ -841,6 +841,62 @@ static void test_axpby(void)
     rt_tensor_release(b);
 }
 
+/* ---- relu_backward: x > 0 ? g : 0 --------------------------------------------------------- */
+static void check_relu_backward(const rt_tensor *g, const rt_tensor *x, rt_dtype want)
+{
+    int nd;
+    int64_t shape[RT_MAXDIM];
+    bshape(g->ndim, g->shape, x->ndim, x->shape, &nd, shape);
+    rt_tensor *o = NULL;
+    rt_status st = rt_relu_backward(g, x, &o);
+    CHECK(st == RT_OK, "relu_backward: %s", rt_last_error());
+    if (st != RT_OK) return;
+    int64_t n = rt_tensor_numel(o), bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = bval(x, nd, shape, i) > 0 ? bval(g, nd, shape, i) : 0, v = h_at(o, i);
+        bad += !(v == e || (isnan(v) && isnan(e)));
+    }
+    CHECK(o->dtype == want && h_shape_is(o, nd, shape) && bad == 0,
+          "relu_backward %s, %s -> %s: %lld wrong", rt_dtype_name(g->dtype),
+          rt_dtype_name(x->dtype), rt_dtype_name(o->dtype), (long long)bad);
+    rt_tensor_release(o);
+}
+
+static void test_relu_backward(void)
+{
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            rt_tensor *g = h_rand(DTS[i], 2, SHAPE(40, 30), -5, 5), *gt = NULL;
+            rt_tensor *x = h_rand(DTS[j], 2, SHAPE(30, 40), -5, 5), *xt = NULL;
+            rt_tensor *row = h_rand(DTS[j], 1, SHAPE(30), -5, 5);
+            rt_view_transpose(g, 0, 1, &gt);
+            rt_view_transpose(x, 0, 1, &xt);
+            rt_dtype p = promote(DTS[i], DTS[j]);
+            check_relu_backward(g, xt, p);      /* contiguous g, strided x */
+            check_relu_backward(gt, x, p);      /* strided g */
+            check_relu_backward(g, row, p);     /* x broadcast along rows */
+            rt_tensor_release(g);
+            rt_tensor_release(gt);
+            rt_tensor_release(x);
+            rt_tensor_release(xt);
+            rt_tensor_release(row);
+        }
+    /* inf and nan in g stay where x <= 0 zeroes them; x = nan passes nothing */
+    float gv[4] = { INFINITY, NAN, NAN, 2 }, xv[4] = { -1, 0, 3, NAN };
+    rt_tensor *g = NULL, *x = NULL, *o = NULL;
+    rt_from_buffer(RT_F32, 1, SHAPE(4), gv, &g);
+    rt_from_buffer(RT_F32, 1, SHAPE(4), xv, &x);
+    CHECK_OK(rt_relu_backward(g, x, &o));
+    CHECK(o && h_at(o, 0) == 0 && h_at(o, 1) == 0 && isnan(h_at(o, 2)) && h_at(o, 3) == 0,
+          "relu_backward special values");
+    rt_tensor_release(o);
+    rt_tensor_release(x);
+    x = h_rand(RT_F32, 1, SHAPE(3), 0, 1);
+    CHECK_FAILS(rt_relu_backward(g, x, &o), RT_ESHAPE, "relu_backward: shapes [4] and [3]");
+    rt_tensor_release(g);
+    rt_tensor_release(x);
+}
+
 /* ---- errors, allocation failures, interrupts --------------------------------------------- */
 static void test_errors(void)
 {
@@ -959,6 +1015,7 @@ int main(void)
     test_leaky_clamp();
     test_where();
     test_axpby();
+    test_relu_backward();
     test_errors();
     test_alloc_failures();
     test_interrupt();
