@@ -3,7 +3,6 @@
 ** hand over a geometry).  BLAS runs on the calling thread only; data movement runs in the pool. */
 #include <limits.h>
 #include <string.h>
-#include <cblas.h>
 #include "conv_impl.h"
 
 /* Scratch per batch block (columns plus the gathered/ungathered GEMM operand).  Images are
@@ -36,14 +35,7 @@ static rt_status gemm(rt_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t
         !fits_int(ldc))
         return rt_fail(RT_EARG, -1, "conv: a matrix of %lldx%lldx%lld exceeds BLAS's int range",
                        (long long)M, (long long)N, (long long)K);
-    enum CBLAS_TRANSPOSE A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
-    if (dt == RT_F32)
-        cblas_sgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, b, (int)ldb,
-                    beta ? 1.0f : 0.0f, out, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)K, 1.0, a, (int)lda, b, (int)ldb,
-                    beta ? 1.0 : 0.0, out, (int)ldc);
-    return RT_OK;
+    return rti_gemm_rm(dt, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta ? 1.0 : 0.0, out, ldc);
 }
 
 /* 1x1, stride 1, no padding, same spatial size: x itself is the column matrix. */
@@ -117,39 +109,88 @@ static rt_status forward_pointwise(const rti_conv_geom *g, rt_dtype dt, const ch
     return st == RT_OK ? rti_conv_add_bias(dt, y, g->N, g->O, P, b) : st;
 }
 
-/* x: (N,C,H,W)  w: (O,C/g,kh,kw)  b: (O) or NULL  y: (N,O,Ho,Wo)
-** Per block of nb images and group k: y_k (Og, nb*P) = w_k (Og, Kg) @ cols_k (Kg, nb*P). */
-static rt_status forward_gemm(const rti_conv_geom *g, rt_dtype dt, const char *x, const char *w,
-                              const void *b, char *y)
+/* The batched GEMM paths below split the batch into blocks of B images (from the sizes only)
+** and run the blocks in the pool, each with its own scratch and single-threaded GEMMs: blocks
+** are independent, so the results do not depend on the thread count. */
+typedef struct {
+    const rti_conv_geom *g;
+    rt_dtype dt;
+    size_t es;
+    int64_t B, G, Og, Kg, Kt, P, HW;
+    const char *x, *w, *gy;     /* the operands each pass reads (unused ones NULL) */
+    const void *b;
+    char *out;                  /* y, gx, or the weight-gradient partials */
+    int64_t per_group;          /* backward weight: blocks summed into one partial */
+} block_job;
+
+static block_job block_setup(const rti_conv_geom *g, rt_dtype dt)
 {
-    size_t es = rt_dtype_size(dt);
-    int64_t G = g->groups, Og = g->O / G, Kg = g->C / G * g->kh * g->kw, Kt = Kg * G;
-    int64_t P = g->Ho * g->Wo, HW = g->H * g->W;
-    int64_t B = block_images(g, es, (Kt + g->O) * P);
-    char *cols = alloc_scratch(Kt * B * P, es);
-    char *tmp = B > 1 ? alloc_scratch(g->O * B * P, es) : NULL;
-    rt_status st = RT_OK;
-    if (cols == NULL || (B > 1 && tmp == NULL)) st = nomem();
-    for (int64_t n0 = 0; n0 < g->N && st == RT_OK; n0 += B) {
-        int64_t nb = g->N - n0 < B ? g->N - n0 : B, nc = nb * P;
-        if (rt_interrupted()) {
-            st = interrupted();
-            break;
-        }
-        char *dst = nb == 1 ? y + (size_t)(n0 * g->O * P) * es : tmp;
-        st = rti_im2col(g, es, x + (size_t)(n0 * g->C * HW) * es, nb, cols);
-        for (int64_t k = 0; k < G && st == RT_OK; k++)
-            st = gemm(dt, 0, 0, Og, nc, Kg, w + (size_t)(k * Og * Kg) * es, Kg,
-                      cols + (size_t)(k * Kg * nc) * es, nc, 0, dst + (size_t)(k * Og * nc) * es,
-                      nc);
-        if (st == RT_OK)
-            st = nb == 1 ? rti_conv_add_bias(dt, dst, 1, g->O, P, b)
-                         : rti_conv_scatter(dt, tmp, nb, g->O, P, b,
-                                            y + (size_t)(n0 * g->O * P) * es);
+    block_job j = { .g = g, .dt = dt, .es = rt_dtype_size(dt), .G = g->groups };
+    j.Og = g->O / j.G;
+    j.Kg = g->C / j.G * g->kh * g->kw;
+    j.Kt = j.Kg * j.G;
+    j.P = g->Ho * g->Wo;
+    j.HW = g->H * g->W;
+    j.B = block_images(g, j.es, (j.Kt + g->O) * j.P);
+    return j;
+}
+
+/* Images n0 .. n0+nb of block `blk`; the scratch for one block (columns, plus the gathered
+** (O, nb*P) GEMM operand when nb > 1). */
+static rt_status block_begin(const block_job *j, int64_t blk, int64_t *n0, int64_t *nb,
+                             char **cols, char **tmp)
+{
+    *n0 = blk * j->B;
+    *nb = j->g->N - *n0 < j->B ? j->g->N - *n0 : j->B;
+    *cols = alloc_scratch(j->Kt * *nb * j->P, j->es);
+    *tmp = *nb > 1 ? alloc_scratch(j->g->O * *nb * j->P, j->es) : NULL;
+    if (*cols == NULL || (*nb > 1 && *tmp == NULL)) {
+        rti_free(*cols);
+        rti_free(*tmp);
+        return nomem();
     }
+    return RT_OK;
+}
+
+static rt_status block_end(char *cols, char *tmp, rt_status st)
+{
     rti_free(cols);
     rti_free(tmp);
     return st;
+}
+
+/* Per block and group k: y_k (Og, nb*P) = w_k (Og, Kg) @ cols_k (Kg, nb*P). */
+static rt_status forward_block(void *ctx, int64_t blk, int64_t lo, int64_t hi)
+{
+    const block_job *j = ctx;
+    const rti_conv_geom *g = j->g;
+    size_t es = j->es;
+    int64_t n0, nb;
+    char *cols, *tmp;
+    (void)lo, (void)hi;
+    rt_status st = block_begin(j, blk, &n0, &nb, &cols, &tmp);
+    if (st != RT_OK) return st;
+    int64_t nc = nb * j->P;
+    char *dst = nb == 1 ? j->out + (size_t)(n0 * g->O * j->P) * es : tmp;
+    st = rti_im2col(g, es, j->x + (size_t)(n0 * g->C * j->HW) * es, nb, cols);
+    for (int64_t k = 0; k < j->G && st == RT_OK; k++)
+        st = gemm(j->dt, 0, 0, j->Og, nc, j->Kg, j->w + (size_t)(k * j->Og * j->Kg) * es, j->Kg,
+                  cols + (size_t)(k * j->Kg * nc) * es, nc, 0,
+                  dst + (size_t)(k * j->Og * nc) * es, nc);
+    if (st == RT_OK)
+        st = nb == 1 ? rti_conv_add_bias(j->dt, dst, 1, g->O, j->P, j->b)
+                     : rti_conv_scatter(j->dt, tmp, nb, g->O, j->P, j->b,
+                                        j->out + (size_t)(n0 * g->O * j->P) * es);
+    return block_end(cols, tmp, st);
+}
+
+/* x: (N,C,H,W)  w: (O,C/g,kh,kw)  b: (O) or NULL  y: (N,O,Ho,Wo) */
+static rt_status forward_gemm(const rti_conv_geom *g, rt_dtype dt, const char *x, const char *w,
+                              const void *b, char *y)
+{
+    block_job j = block_setup(g, dt);
+    j.x = x, j.w = w, j.b = b, j.out = y;
+    return rt_parallel_for(rt_num_chunks(g->N, j.B), 1, forward_block, &j);
 }
 
 rt_status rti_conv_forward(const rti_conv_geom *g, rt_dtype dt, const void *x, const void *w,
@@ -179,39 +220,39 @@ static rt_status backward_input_pointwise(const rti_conv_geom *g, rt_dtype dt, c
     return st;
 }
 
-/* gy: (N,O,Ho,Wo)  w: (O,C/g,kh,kw)  gx: (N,C,H,W)
-** Per block and group: dcols_k (Kg, nb*P) = w_k^T @ gy_k (Og, nb*P), then col2im. */
+/* Per block and group: dcols_k (Kg, nb*P) = w_k^T @ gy_k (Og, nb*P), then col2im. */
+static rt_status backward_input_block(void *ctx, int64_t blk, int64_t lo, int64_t hi)
+{
+    const block_job *j = ctx;
+    const rti_conv_geom *g = j->g;
+    size_t es = j->es;
+    int64_t n0, nb;
+    char *cols, *tmp;
+    (void)lo, (void)hi;
+    rt_status st = block_begin(j, blk, &n0, &nb, &cols, &tmp);
+    if (st != RT_OK) return st;
+    int64_t nc = nb * j->P;
+    const char *src = j->gy + (size_t)(n0 * g->O * j->P) * es;
+    if (nb > 1) {
+        st = rti_conv_gather(es, src, nb, g->O, j->P, tmp);
+        src = tmp;
+    }
+    for (int64_t k = 0; k < j->G && st == RT_OK; k++)
+        st = gemm(j->dt, 1, 0, j->Kg, nc, j->Og, j->w + (size_t)(k * j->Og * j->Kg) * es, j->Kg,
+                  src + (size_t)(k * j->Og * nc) * es, nc, 0,
+                  cols + (size_t)(k * j->Kg * nc) * es, nc);
+    if (st == RT_OK)
+        st = rti_col2im(g, j->dt, cols, nb, j->out + (size_t)(n0 * g->C * j->HW) * es);
+    return block_end(cols, tmp, st);
+}
+
+/* gy: (N,O,Ho,Wo)  w: (O,C/g,kh,kw)  gx: (N,C,H,W) */
 static rt_status backward_input_gemm(const rti_conv_geom *g, rt_dtype dt, const char *gy,
                                      const char *w, char *gx)
 {
-    size_t es = rt_dtype_size(dt);
-    int64_t G = g->groups, Og = g->O / G, Kg = g->C / G * g->kh * g->kw, Kt = Kg * G;
-    int64_t P = g->Ho * g->Wo, HW = g->H * g->W;
-    int64_t B = block_images(g, es, (Kt + g->O) * P);
-    char *cols = alloc_scratch(Kt * B * P, es);
-    char *tmp = B > 1 ? alloc_scratch(g->O * B * P, es) : NULL;
-    rt_status st = RT_OK;
-    if (cols == NULL || (B > 1 && tmp == NULL)) st = nomem();
-    for (int64_t n0 = 0; n0 < g->N && st == RT_OK; n0 += B) {
-        int64_t nb = g->N - n0 < B ? g->N - n0 : B, nc = nb * P;
-        if (rt_interrupted()) {
-            st = interrupted();
-            break;
-        }
-        const char *src = gy + (size_t)(n0 * g->O * P) * es;
-        if (nb > 1) {
-            st = rti_conv_gather(es, src, nb, g->O, P, tmp);
-            src = tmp;
-        }
-        for (int64_t k = 0; k < G && st == RT_OK; k++)
-            st = gemm(dt, 1, 0, Kg, nc, Og, w + (size_t)(k * Og * Kg) * es, Kg,
-                      src + (size_t)(k * Og * nc) * es, nc, 0, cols + (size_t)(k * Kg * nc) * es,
-                      nc);
-        if (st == RT_OK) st = rti_col2im(g, dt, cols, nb, gx + (size_t)(n0 * g->C * HW) * es);
-    }
-    rti_free(cols);
-    rti_free(tmp);
-    return st;
+    block_job j = block_setup(g, dt);
+    j.gy = gy, j.w = w, j.out = gx;
+    return rt_parallel_for(rt_num_chunks(g->N, j.B), 1, backward_input_block, &j);
 }
 
 rt_status rti_conv_backward_input(const rti_conv_geom *g, rt_dtype dt, const void *gy,
@@ -241,38 +282,74 @@ static rt_status backward_weight_pointwise(const rti_conv_geom *g, rt_dtype dt, 
     return st;
 }
 
-/* gy: (N,O,Ho,Wo)  x: (N,C,H,W)  gw: (O,C/g,kh,kw)
-** Per block and group: gw_k (Og, Kg) += gy_k (Og, nb*P) @ cols_k^T; blocks add in order. */
+/* Blocks are summed in order into WEIGHT_PARTIALS partial gradients at most (fewer when a
+** gradient is large), then the partials in order into gw: a fixed summation tree. */
+#define WEIGHT_PARTIALS 8
+
+/* One partial: blocks lo .. hi in order, per group gw_k (Og, Kg) += gy_k (Og, nb*P) @ cols_k^T. */
+static rt_status backward_weight_part(void *ctx, int64_t part, int64_t lo, int64_t hi)
+{
+    const block_job *j = ctx;
+    const rti_conv_geom *g = j->g;
+    size_t es = j->es;
+    char *gw = j->out + (size_t)(part * g->O * j->Kg) * es;
+    rt_status st = RT_OK;
+    (void)lo, (void)hi;
+    int64_t last = (part + 1) * j->per_group, nblocks = rt_num_chunks(g->N, j->B);
+    for (int64_t blk = part * j->per_group; blk < last && blk < nblocks && st == RT_OK; blk++) {
+        int64_t n0, nb;
+        char *cols, *tmp;
+        if ((st = block_begin(j, blk, &n0, &nb, &cols, &tmp)) != RT_OK) break;
+        int64_t nc = nb * j->P;
+        const char *src = j->gy + (size_t)(n0 * g->O * j->P) * es;
+        st = rti_im2col(g, es, j->x + (size_t)(n0 * g->C * j->HW) * es, nb, cols);
+        if (st == RT_OK && nb > 1) {
+            st = rti_conv_gather(es, src, nb, g->O, j->P, tmp);
+            src = tmp;
+        }
+        for (int64_t k = 0; k < j->G && st == RT_OK; k++)
+            st = gemm(j->dt, 0, 1, j->Og, j->Kg, nc, src + (size_t)(k * j->Og * nc) * es, nc,
+                      cols + (size_t)(k * j->Kg * nc) * es, nc, blk > part * j->per_group,
+                      gw + (size_t)(k * j->Og * j->Kg) * es, j->Kg);
+        st = block_end(cols, tmp, st);
+    }
+    return st;
+}
+
+/* gy: (N,O,Ho,Wo)  x: (N,C,H,W)  gw: (O,C/g,kh,kw) */
 static rt_status backward_weight_gemm(const rti_conv_geom *g, rt_dtype dt, const char *gy,
                                       const char *x, char *gw)
 {
-    size_t es = rt_dtype_size(dt);
-    int64_t G = g->groups, Og = g->O / G, Kg = g->C / G * g->kh * g->kw, Kt = Kg * G;
-    int64_t P = g->Ho * g->Wo, HW = g->H * g->W;
-    int64_t B = block_images(g, es, (Kt + g->O) * P);
-    char *cols = alloc_scratch(Kt * B * P, es);
-    char *tmp = B > 1 ? alloc_scratch(g->O * B * P, es) : NULL;
-    rt_status st = RT_OK;
-    if (cols == NULL || (B > 1 && tmp == NULL)) st = nomem();
-    for (int64_t n0 = 0; n0 < g->N && st == RT_OK; n0 += B) {
-        int64_t nb = g->N - n0 < B ? g->N - n0 : B, nc = nb * P;
-        if (rt_interrupted()) {
-            st = interrupted();
-            break;
+    block_job j = block_setup(g, dt);
+    int64_t nblocks = rt_num_chunks(g->N, j.B), size = g->O * j.Kg;
+    int64_t parts = (SCRATCH_BYTES / (int64_t)j.es) / (size > 0 ? size : 1);
+    if (parts > WEIGHT_PARTIALS) parts = WEIGHT_PARTIALS;
+    if (parts > nblocks) parts = nblocks;
+    if (parts < 1) parts = 1;
+    j.per_group = (nblocks + parts - 1) / parts;
+    parts = rt_num_chunks(nblocks, j.per_group);
+    j.gy = gy, j.x = x;
+    j.out = parts == 1 ? gw : alloc_scratch(parts * size, j.es);
+    if (!j.out) return nomem();
+    rt_status st = rt_parallel_for(parts, 1, backward_weight_part, &j);
+    if (st == RT_OK && parts > 1) {
+        if (dt == RT_F32) {
+            float *o = (float *)gw, *p = (float *)j.out;
+            for (int64_t i = 0; i < size; i++) {
+                float sum = p[i];
+                for (int64_t q = 1; q < parts; q++) sum += p[q * size + i];
+                o[i] = sum;
+            }
+        } else {
+            double *o = (double *)gw, *p = (double *)j.out;
+            for (int64_t i = 0; i < size; i++) {
+                double sum = p[i];
+                for (int64_t q = 1; q < parts; q++) sum += p[q * size + i];
+                o[i] = sum;
+            }
         }
-        const char *src = gy + (size_t)(n0 * g->O * P) * es;
-        st = rti_im2col(g, es, x + (size_t)(n0 * g->C * HW) * es, nb, cols);
-        if (st == RT_OK && nb > 1) {
-            st = rti_conv_gather(es, src, nb, g->O, P, tmp);
-            src = tmp;
-        }
-        for (int64_t k = 0; k < G && st == RT_OK; k++)
-            st = gemm(dt, 0, 1, Og, Kg, nc, src + (size_t)(k * Og * nc) * es, nc,
-                      cols + (size_t)(k * Kg * nc) * es, nc, n0 > 0,
-                      gw + (size_t)(k * Og * Kg) * es, Kg);
     }
-    rti_free(cols);
-    rti_free(tmp);
+    if (parts > 1) rti_free(j.out);
     return st;
 }
 

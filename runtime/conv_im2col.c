@@ -20,22 +20,33 @@ typedef struct {
     int64_t B;
 } im2col_ctx;
 
-/* One row segment: Wo outputs of kernel tap (i,j) at output row oh; src is the input row. */
-static void copy_taps(size_t es, char *dst, const char *src, int64_t lo, int64_t hi, int64_t s,
-                      int64_t first)
+/* One output row of tap (i,j): zeros in [0,lo) and [hi,Wo), input columns first, first+s, ...
+** in [lo,hi).  Plain loops rather than memset/memcpy: rows are short (7 to 32 elements for
+** the usual feature maps), where the library calls cost more than the copying. */
+static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo, int64_t lo,
+                        int64_t hi, int64_t s, int64_t first)
 {
-    if (hi <= lo) return;
+    for (int64_t k = 0; k < lo; k++) d[k] = 0.0f;
     if (s == 1) {
-        memcpy(dst + lo * es, src + first * es, (size_t)(hi - lo) * es);
-    } else if (es == 4) {
-        float *d = (float *)dst + lo;
-        const float *p = (const float *)src + first;
-        for (int64_t k = 0; k < hi - lo; k++) d[k] = p[k * s];
+        const float *p = src + first - lo;
+        for (int64_t k = lo; k < hi; k++) d[k] = p[k];
     } else {
-        double *d = (double *)dst + lo;
-        const double *p = (const double *)src + first;
-        for (int64_t k = 0; k < hi - lo; k++) d[k] = p[k * s];
+        for (int64_t k = lo; k < hi; k++) d[k] = src[first + (k - lo) * s];
     }
+    for (int64_t k = hi < lo ? lo : hi; k < Wo; k++) d[k] = 0.0f;
+}
+
+static void tap_row_f64(double *restrict d, const double *restrict src, int64_t Wo, int64_t lo,
+                        int64_t hi, int64_t s, int64_t first)
+{
+    for (int64_t k = 0; k < lo; k++) d[k] = 0.0;
+    if (s == 1) {
+        const double *p = src + first - lo;
+        for (int64_t k = lo; k < hi; k++) d[k] = p[k];
+    } else {
+        for (int64_t k = lo; k < hi; k++) d[k] = src[first + (k - lo) * s];
+    }
+    for (int64_t k = hi < lo ? lo : hi; k < Wo; k++) d[k] = 0.0;
 }
 
 /* rows [begin,end) of cols: (C*kh*kw, B*Ho*Wo) */
@@ -61,9 +72,11 @@ static rt_status im2col_chunk(void *c, int64_t chunk, int64_t begin, int64_t end
                     memset(dst, 0, (size_t)g->Wo * es);
                     continue;
                 }
-                memset(dst, 0, (size_t)lo * es);
-                copy_taps(es, dst, plane + (size_t)(ih * g->W) * es, lo, hi, g->sw, first);
-                memset(dst + hi * es, 0, (size_t)(g->Wo - hi) * es);
+                const char *src = plane + (size_t)(ih * g->W) * es;
+                if (es == 4)
+                    tap_row_f32((float *)dst, (const float *)src, g->Wo, lo, hi, g->sw, first);
+                else
+                    tap_row_f64((double *)dst, (const double *)src, g->Wo, lo, hi, g->sw, first);
             }
         }
     }
@@ -102,7 +115,10 @@ static void col2im_plane_f32(const rti_conv_geom *g, const float *cols, int64_t 
                 if (ih < 0 || ih >= g->H) continue;
                 float *d = gx + ih * g->W + (lo * g->sw - start);
                 const float *s = row + oh * g->Wo + lo;
-                for (int64_t k = 0; k < hi - lo; k++) d[k * g->sw] += s[k];
+                if (g->sw == 1)
+                    for (int64_t k = 0; k < hi - lo; k++) d[k] += s[k];
+                else
+                    for (int64_t k = 0; k < hi - lo; k++) d[k * g->sw] += s[k];
             }
         }
     }
@@ -124,7 +140,10 @@ static void col2im_plane_f64(const rti_conv_geom *g, const double *cols, int64_t
                 if (ih < 0 || ih >= g->H) continue;
                 double *d = gx + ih * g->W + (lo * g->sw - start);
                 const double *s = row + oh * g->Wo + lo;
-                for (int64_t k = 0; k < hi - lo; k++) d[k * g->sw] += s[k];
+                if (g->sw == 1)
+                    for (int64_t k = 0; k < hi - lo; k++) d[k] += s[k];
+                else
+                    for (int64_t k = 0; k < hi - lo; k++) d[k * g->sw] += s[k];
             }
         }
     }

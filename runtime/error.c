@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <cblas.h>
 #include "internal.h"
 
 static _Thread_local char err_msg[512];
@@ -63,12 +64,15 @@ static int should_fail(void)
 /* glibc serves blocks above its mmap threshold (at most 32 MB) with a fresh mmap each time,
 ** so every large result page-faults its whole buffer on first touch and unmaps it on free:
 ** that doubled the time of a 64 MB add.  Raising the threshold keeps big buffers in the heap
-** for reuse; the trim threshold still returns a large free top of the heap to the system. */
+** for reuse; the trim threshold still returns a large free top of the heap to the system.
+** The first allocation is also where OpenBLAS is set to one thread (before any BLAS or LAPACK
+** call, which all allocate first): the pool parallelizes GEMMs itself, see blas_gemm.c. */
 static void tune_malloc(void)
 {
     static int done;
     if (done) return;
     done = 1;
+    openblas_set_num_threads(1);
 #ifdef M_MMAP_THRESHOLD
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);

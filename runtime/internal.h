@@ -66,6 +66,11 @@ rt_status rti_get_nchw(const char *op, const char *what, const rt_tensor *t, rti
 /* A new tensor with g's n and c (and g's rank) and spatial size oh x ow, zeroed if asked. */
 rt_status rti_new_nchw(rt_dtype dt, const rti_nchw *g, int64_t oh, int64_t ow, int zero,
                        rt_tensor **out);
+/* Row-major C (M,N) = alpha op(A) op(B) + beta C through OpenBLAS, in panels spread over the
+** pool (blas_gemm.c).  Sizes and leading dimensions must fit int; M, N, K > 0. */
+rt_status rti_gemm_rm(rt_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                      double alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
+                      double beta, void *c, int64_t ldc);
 /* The 2x2 stride-2 max pool on one plane with unit-stride rows (pool2x2.c).  Forward:
 ** x rows sh apart -> o, ix (Ho,Wo) contiguous, ix may be NULL.  Backward: g and ix rows gs and
 ** is apart -> gx (H,W) contiguous, every element written; returns 1 if an index lies outside

@@ -1,7 +1,8 @@
 /* linalg_matmul.c — matrix products: matmul (PyTorch semantics), mm, gemm_, dot, outer, and the
-** naive rt_matmul_ref used as the test reference.  Every product goes through cblas_sgemm or
-** cblas_dgemm on the calling thread; strided operands are passed to BLAS as they are (via lda
-** and the transpose flag) and packed only when no BLAS layout describes them. */
+** naive rt_matmul_ref used as the test reference.  Every product goes through OpenBLAS's
+** sgemm or dgemm in panels over the pool (rti_gemm_rm); strided operands are passed to BLAS as
+** they are (via lda and the transpose flag) and packed only when no BLAS layout describes
+** them. */
 #include <limits.h>
 #include <string.h>
 #include <cblas.h>
@@ -115,17 +116,11 @@ static rt_status gemm_rowmajor(rt_dtype dt, int64_t M, int64_t N, int64_t K, dou
         B = (mat){ pb, N, 1 };
         tb = CblasNoTrans, ldb = N;
     }
-    if (dt == RT_F32)
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, (float)alpha,
-                    (const float *)A.p, (int)lda, (const float *)B.p, (int)ldb, (float)beta,
-                    (float *)C, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha,
-                    (const double *)A.p, (int)lda, (const double *)B.p, (int)ldb, beta,
-                    (double *)C, (int)ldc);
+    rt_status st = rti_gemm_rm(dt, ta == CblasTrans, tb == CblasTrans, M, N, K, alpha, A.p, lda,
+                               B.p, ldb, beta, C, ldc);
     rti_free(pa);
     rti_free(pb);
-    return RT_OK;
+    return st;
 nomem:
     rti_free(pa);
     return rt_fail(RT_ENOMEM, -1, "matmul: out of memory packing a strided operand");

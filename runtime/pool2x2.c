@@ -47,6 +47,27 @@ void rti_maxpool2x2_f32(const float *x, int64_t sh, int64_t W, int64_t Ho, int64
     }
 }
 
+/* One row of outputs: the two input rows r0, r1 of their blocks.  Separate restrict
+** parameters let the compiler vectorize (restrict locals in the caller did not). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int backward_row(const float *restrict g, const int64_t *restrict ix, int64_t base,
+                        int64_t W, int64_t Wo, float *restrict r0, float *restrict r1)
+{
+    int bad = 0;
+    for (int64_t ow = 0; ow < Wo; ow++) {
+        int64_t k = ix[ow] - base - 2 * ow;
+        float v = g[ow];
+        r0[2 * ow] = k == 0 ? v : 0.0f;
+        r0[2 * ow + 1] = k == 1 ? v : 0.0f;
+        r1[2 * ow] = k == W ? v : 0.0f;
+        r1[2 * ow + 1] = k == W + 1 ? v : 0.0f;
+        bad |= (k != 0) & (k != 1) & (k != W) & (k != W + 1);
+    }
+    return bad;
+}
+
 /* g: (Ho,Wo) with row stride gs  ix: (Ho,Wo) with row stride is  gx: (H,W) contiguous,
 ** H >= 2*Ho and W >= 2*Wo.  Each output's gradient goes to its index, which must lie in the
 ** output's own 2x2 block; the other three block elements, and the rows and columns no block
@@ -57,19 +78,8 @@ int rti_maxpool2x2_backward_f32(const float *g, int64_t gs, const int64_t *ix, i
 {
     int bad = 0;
     for (int64_t oh = 0; oh < Ho; oh++) {
-        const float *restrict grow = g + oh * gs;
-        const int64_t *restrict irow = ix + oh * is;
-        float *restrict r0 = gx + 2 * oh * W, *restrict r1 = r0 + W;
-        int64_t base = 2 * oh * W;
-        for (int64_t ow = 0; ow < Wo; ow++) {
-            int64_t k = irow[ow] - base - 2 * ow;
-            float v = grow[ow];
-            r0[2 * ow] = k == 0 ? v : 0.0f;
-            r0[2 * ow + 1] = k == 1 ? v : 0.0f;
-            r1[2 * ow] = k == W ? v : 0.0f;
-            r1[2 * ow + 1] = k == W + 1 ? v : 0.0f;
-            bad |= (k != 0) & (k != 1) & (k != W) & (k != W + 1);
-        }
+        float *r0 = gx + 2 * oh * W, *r1 = r0 + W;
+        bad |= backward_row(g + oh * gs, ix + oh * is, 2 * oh * W, W, Wo, r0, r1);
         if (W > 2 * Wo) {                                   /* columns no block covers */
             memset(r0 + 2 * Wo, 0, (size_t)(W - 2 * Wo) * sizeof *gx);
             memset(r1 + 2 * Wo, 0, (size_t)(W - 2 * Wo) * sizeof *gx);

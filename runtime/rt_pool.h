@@ -17,6 +17,9 @@ typedef rt_status (*rt_chunk_fn)(void *ctx, int64_t chunk, int64_t begin, int64_
 ** Called from a worker (nested), it runs the chunks inline on that thread. */
 rt_status rt_parallel_for(int64_t n, int64_t grain, rt_chunk_fn fn, void *ctx);
 
+/* Nonzero on a pool worker, or on the submitting thread while it runs chunks: a
+** rt_parallel_for started there runs inline. */
+int rt_in_parallel(void);
 /* Number of chunks rt_parallel_for will use for (n, grain): handy for per-chunk partials. */
 int64_t rt_num_chunks(int64_t n, int64_t grain);
 

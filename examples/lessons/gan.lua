@@ -21,8 +21,7 @@ local gan = require 'gan'
 local metrics = require 'metrics'
 local Q = lesson.quick
 -- These networks are small: one thread does a training step faster than two (the hand-offs cost
--- more than the work), and it makes the numbers below independent of the machine's thread
--- setting (a matrix product can round differently with two threads). Restored at the end.
+-- more than the work). Restored at the end.
 local saved_threads = nb.get_num_threads()
 nb.set_num_threads(1)
 nb.manual_seed(5)

@@ -787,6 +787,8 @@ static void test_determinism(void)
         { 2, { 6, 16, 20, 20 }, { 16, 1, 3, 3 }, { 6, 16, 20, 20 }, &dw, "depthwise" },
         { 2, { 6, 16, 20, 20 }, { 24, 4, 3, 3 }, { 6, 24, 10, 10 }, &grp, "groups 4 stride 2" },
         { 3, { 4, 8, 10, 10 }, { 8, 6, 3, 3 }, { 4, 6, 20, 20 }, &ot, "transpose" },
+        /* the CNN's second layer: 22 blocks of images in the pool, 8 weight partials */
+        { 2, { 64, 32, 14, 14 }, { 64, 32, 3, 3 }, { 64, 64, 14, 14 }, &dense, "batch 64" },
     };
     int saved = rt_get_num_threads();
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {

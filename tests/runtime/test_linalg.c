@@ -309,8 +309,9 @@ static void test_gemm(rt_dtype dt)
 
 /* ---- threads: determinism and the OpenBLAS finding ----------------------------------------- */
 
-/* Informational: is sgemm bitwise identical with 1 and 2 threads?  Fails only when the two
-** differ by more than rounding. */
+/* sgemm is bitwise identical with 1 and 2 threads: the pool splits C into panels that
+** single-threaded OpenBLAS computes exactly as it computes the whole (blas_gemm.c).  With
+** OpenBLAS's own threading, 600^3 differed in ~75% of the elements. */
 static void sgemm_thread_finding(int64_t n)
 {
     rt_tensor *a = h_rand(RT_F32, 2, SHAPE(n, n), -1, 1);
@@ -336,9 +337,7 @@ static void sgemm_thread_finding(int64_t n)
            "max abs diff %.3g)\n", openblas_get_corename(), (long long)n, (long long)n,
            (long long)n, same ? "bitwise identical" : "NOT bitwise identical", (long long)ndiff,
            worst);
-    /* inputs in [-1,1): the rounding error of a length-n sum is below n * eps */
-    CHECK(worst <= (double)n * FLT_EPSILON, "sgemm %lld: threads differ beyond rounding",
-          (long long)n);
+    CHECK(same, "sgemm %lld: 1 and 2 threads differ", (long long)n);
 done:
     rt_tensor_release(a), rt_tensor_release(b), rt_tensor_release(o1), rt_tensor_release(o2);
 }
@@ -348,6 +347,7 @@ static void test_threads(void)
     sgemm_thread_finding(256);
     sgemm_thread_finding(1024);
     sgemm_thread_finding(600);     /* K above GEMM_Q and not a multiple of 32 on SkylakeX */
+    sgemm_thread_finding(333);
     rt_tensor *a = h_rand(RT_F32, 3, SHAPE(3, 200, 150), -1, 1);
     rt_tensor *b = h_rand(RT_F32, 3, SHAPE(3, 150, 170), -1, 1);
     rt_tensor *b2 = h_rand(RT_F64, 2, SHAPE(150, 170), -1, 1), *a2 = NULL;
