@@ -22,8 +22,15 @@ typedef struct {
 
 /* One output row of tap (i,j): zeros in [0,lo) and [hi,Wo), input columns first, first+s, ...
 ** in [lo,hi).  Plain loops rather than memset/memcpy: rows are short (7 to 32 elements for
-** the usual feature maps), where the library calls cost more than the copying. */
-static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo, int64_t lo,
+** the usual feature maps), where the library calls cost more than the copying; NO_LIBCALLS
+** keeps GCC from turning the loops back into memset/memmove calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALLS
+#endif
+
+NO_LIBCALLS static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo, int64_t lo,
                         int64_t hi, int64_t s, int64_t first)
 {
     for (int64_t k = 0; k < lo; k++) d[k] = 0.0f;
@@ -36,7 +43,7 @@ static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo
     for (int64_t k = hi < lo ? lo : hi; k < Wo; k++) d[k] = 0.0f;
 }
 
-static void tap_row_f64(double *restrict d, const double *restrict src, int64_t Wo, int64_t lo,
+NO_LIBCALLS static void tap_row_f64(double *restrict d, const double *restrict src, int64_t Wo, int64_t lo,
                         int64_t hi, int64_t s, int64_t first)
 {
     for (int64_t k = 0; k < lo; k++) d[k] = 0.0;
