@@ -278,6 +278,33 @@ do
   nb.set_num_threads(n0)
 end
 
+-- ---- a whole training run: bitwise identical for 1 and 2 threads ------------------------------
+-- Conv blocks in the pool, GEMMs big enough to be split into panels (64 x 512 x 512), pooling,
+-- ReLU, cross-entropy and SGD with momentum: every parameter after three steps, bit for bit.
+do
+  local function train(threads)
+    nb.set_num_threads(threads)
+    nb.manual_seed(3)
+    local model = nn.Sequential(nn.Conv2d(3, 16, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2),
+                                nn.Flatten(), nn.Linear(16 * 8 * 8, 512), nn.ReLU(),
+                                nn.Linear(512, 10))
+    local opt = optim.SGD(model:parameters(), {lr = 0.05, momentum = 0.9})
+    local x, y = nb.randn(64, 3, 16, 16), nb.randint(1, 10, {64})
+    for _ = 1, 3 do
+      opt:zero_grad()
+      nn.CrossEntropyLoss()(model(x), y):backward()
+      opt:step()
+    end
+    return model:parameters()
+  end
+  local n0 = nb.get_num_threads()
+  local one, two = train(1), train(2)
+  local same = true
+  for i, p in ipairs(one) do same = same and nb.equal(p, two[i]) end
+  H.check(same, 'a CNN trained three steps: same parameters with 1 and 2 threads')
+  nb.set_num_threads(n0)
+end
+
 -- ---- gradient clipping --------------------------------------------------------------------------
 do
   local a = nb.tensor({1, 1}, {dtype = 'f64', requires_grad = true})
