@@ -299,6 +299,7 @@ static rt_status backward_weight_part(void *ctx, int64_t part, int64_t lo, int64
     for (int64_t blk = part * j->per_group; blk < last && blk < nblocks && st == RT_OK; blk++) {
         int64_t n0, nb;
         char *cols, *tmp;
+        if (rt_interrupted()) return interrupted();
         if ((st = block_begin(j, blk, &n0, &nb, &cols, &tmp)) != RT_OK) break;
         int64_t nc = nb * j->P;
         const char *src = j->gy + (size_t)(n0 * g->O * j->P) * es;
