@@ -1,6 +1,9 @@
 /* conv_engine.c — convolution as im2col + GEMM on contiguous buffers: the forward pass and
 ** both backward passes, shared by conv1d, conv2d and conv_transpose2d (ops_conv*.c validate and
-** hand over a geometry).  BLAS runs on the calling thread only; data movement runs in the pool. */
+** hand over a geometry).  Batched passes run blocks of images in the pool, one block per chunk
+** with its own scratch and single-threaded GEMMs (measured on the Fashion-MNIST CNN at 2
+** threads: 17.7 ms per step against 24.7 ms with whole-batch GEMMs threaded by OpenBLAS);
+** per-image pointwise GEMMs split over the pool in rti_gemm_rm. */
 #include <limits.h>
 #include <string.h>
 #include "conv_impl.h"
@@ -10,7 +13,8 @@
 ** still give OpenBLAS a wide enough matrix; bigger blocks measured slower (1 core, 64->64 3x3:
 ** 32x32 images 24 ms per pass at 512-1024 columns, 32 ms at 4096, 42 ms at 16384) because the
 ** columns fall out of L2 before the GEMM reads them.  A single image whose columns exceed
-** SCRATCH_BYTES is still processed whole. */
+** SCRATCH_BYTES is still processed whole.  Each pool thread holds one block's scratch at a
+** time. */
 #define SCRATCH_BYTES ((int64_t)64 << 20)
 #define TARGET_COLS 512
 
