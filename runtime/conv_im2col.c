@@ -30,8 +30,8 @@ typedef struct {
 #define NO_LIBCALLS
 #endif
 
-NO_LIBCALLS static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo, int64_t lo,
-                        int64_t hi, int64_t s, int64_t first)
+NO_LIBCALLS static void tap_row_f32(float *restrict d, const float *restrict src, int64_t Wo,
+                                    int64_t lo, int64_t hi, int64_t s, int64_t first)
 {
     for (int64_t k = 0; k < lo; k++) d[k] = 0.0f;
     if (s == 1) {
@@ -43,8 +43,9 @@ NO_LIBCALLS static void tap_row_f32(float *restrict d, const float *restrict src
     for (int64_t k = hi < lo ? lo : hi; k < Wo; k++) d[k] = 0.0f;
 }
 
-NO_LIBCALLS static void tap_row_f64(double *restrict d, const double *restrict src, int64_t Wo, int64_t lo,
-                        int64_t hi, int64_t s, int64_t first)
+NO_LIBCALLS static void tap_row_f64(double *restrict d, const double *restrict src,
+                                    int64_t Wo, int64_t lo, int64_t hi, int64_t s,
+                                    int64_t first)
 {
     for (int64_t k = 0; k < lo; k++) d[k] = 0.0;
     if (s == 1) {

@@ -93,8 +93,8 @@ static rt_status sigmoid_bw(rt_node *n, rt_tensor *const *g, rt_tensor **gin)
     return times(&s, g, rti_s_bin(&s, RT_MUL, y, rti_s_scal(&s, RT_SUB, y, 1, 1)), gin);
 }
 
-/* relu' = [x > 0]: a constant mask, so the second derivative is zero as it should be. */
-/* relu' = [x > 0]: one fused pass unless the backward itself is being recorded. */
+/* relu' = [x > 0]: a constant mask, so the second derivative is zero as it should be.  One
+** fused pass unless the backward itself is being recorded. */
 static rt_status relu_bw(rt_node *n, rt_tensor *const *g, rt_tensor **gin)
 {
     if (!rt_grad_enabled()) return rt_relu_backward(G(g), X(n), gin);

@@ -71,14 +71,6 @@ rt_status rti_new_nchw(rt_dtype dt, const rti_nchw *g, int64_t oh, int64_t ow, i
 rt_status rti_gemm_rm(rt_dtype dt, int ta, int tb, int64_t M, int64_t N, int64_t K,
                       double alpha, const void *a, int64_t lda, const void *b, int64_t ldb,
                       double beta, void *c, int64_t ldc);
-/* The 2x2 stride-2 max pool on one plane with unit-stride rows (pool2x2.c).  Forward:
-** x rows sh apart -> o, ix (Ho,Wo) contiguous, ix may be NULL.  Backward: g and ix rows gs and
-** is apart -> gx (H,W) contiguous, every element written; returns 1 if an index lies outside
-** its output's 2x2 block (the caller then redoes the plane with the generic scatter). */
-void rti_maxpool2x2_f32(const float *x, int64_t sh, int64_t W, int64_t Ho, int64_t Wo,
-                        float *o, int64_t *ix);
-int rti_maxpool2x2_backward_f32(const float *g, int64_t gs, const int64_t *ix, int64_t is,
-                                int64_t H, int64_t W, int64_t Ho, int64_t Wo, float *gx);
 /* RT_EARG (blaming operand) if t is an expanded view: writing through a stride-0 dimension
 ** of size > 1 would race between threads and is meaningless. */
 rt_status rti_check_writable(const char *op, const rt_tensor *t, int operand);

@@ -4,7 +4,6 @@
 ** read the tables.  Upsampling is in ops_upsample.c, padding in ops_pad.c. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 #include "internal.h"
 #include "rt_spatial.h"
 
@@ -196,9 +195,7 @@ struct pool_job {
     int64_t *idst;                  /* indices written by max forward, or NULL */
     win_tab th, tw;
     int64_t dh, dw;                 /* dilation steps */
-    int fast2x2;                    /* max forward: 2x2 stride 2, no padding/dilation, unit w;
-                                    ** max backward: f32 with unit-stride rows, H >= 2*Ho and
-                                    ** W >= 2*Wo (indices then checked per plane) */
+    int fast2x2;                    /* max forward: 2x2 stride 2, no padding/dilation, unit w */
     rt_status (*plane)(const pool_job *j, int64_t p);
 };
 
@@ -267,13 +264,58 @@ static void maxpool_f64(const pool_job *j, const double *x, double *o, int64_t *
     }
 }
 
+/* The common 2x2, stride-2 window without padding or dilation, over rows with unit stride:
+** branch-free, so the compiler vectorizes it (the stride-2 pairs become shuffles); the
+** generic loop's window tables and unknown trip counts cost more than the comparisons.  Same
+** scan order and NaN rule as maxpool_f32, so the same values and indices.  The backward stays
+** the generic scatter into a zeroed gx: a branch-free version writing every element once
+** measured slower (1.8-1.9 ms against 1.4-1.7 ms for the CNN's two pools).
+** x: plane with row stride sh (elements)  o, ix: (Ho,Wo) contiguous; ix may be NULL.
+** Indices are row-major in the (H,W) input plane. */
+static void maxpool2x2_f32(const float *x, int64_t sh, int64_t W, int64_t Ho, int64_t Wo,
+                           float *o, int64_t *ix)
+{
+    for (int64_t oh = 0; oh < Ho; oh++) {
+        const float *restrict r0 = x + 2 * oh * sh, *restrict r1 = r0 + sh;
+        float *restrict orow = o + oh * Wo;
+        int64_t *restrict irow = ix ? ix + oh * Wo : NULL, base = 2 * oh * W;
+        if (irow) {
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+                float m = a;
+                int64_t k = 0;
+                int t = (b > m) | (b != b);
+                m = t ? b : m;
+                k = t ? 1 : k;
+                t = (c > m) | (c != c);
+                m = t ? c : m;
+                k = t ? W : k;
+                t = (d > m) | (d != d);
+                m = t ? d : m;
+                k = t ? W + 1 : k;
+                orow[ow] = m;
+                irow[ow] = base + 2 * ow + k;
+            }
+        } else {
+            for (int64_t ow = 0; ow < Wo; ow++) {
+                float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+                float m = a;
+                m = ((b > m) | (b != b)) ? b : m;
+                m = ((c > m) | (c != c)) ? c : m;
+                m = ((d > m) | (d != d)) ? d : m;
+                orow[ow] = m;
+            }
+        }
+    }
+}
+
 static rt_status maxpool_plane(const pool_job *j, int64_t p)
 {
     int64_t xo = plane_off(j, j->s, p), oo = p * j->oh * j->ow;
     int64_t *ix = j->idst ? j->idst + oo : NULL;
     if (j->dt == RT_F32 && j->fast2x2)
-        rti_maxpool2x2_f32((const float *)j->src + xo, j->s[2], j->w, j->oh, j->ow,
-                           (float *)j->dst + oo, ix);
+        maxpool2x2_f32((const float *)j->src + xo, j->s[2], j->w, j->oh, j->ow,
+                       (float *)j->dst + oo, ix);
     else if (j->dt == RT_F32)
         maxpool_f32(j, (const float *)j->src + xo, (float *)j->dst + oo, ix);
     else
@@ -362,13 +404,6 @@ static rt_status maxpool_bwd_f64(const pool_job *j, const double *g, const int64
 static rt_status maxpool_bwd_plane(const pool_job *j, int64_t p)
 {
     int64_t go = plane_off(j, j->s, p), io = plane_off(j, j->is, p), xo = p * j->h * j->w;
-    if (j->fast2x2) {
-        float *gx = (float *)j->dst + xo;
-        if (!rti_maxpool2x2_backward_f32((const float *)j->src + go, j->s[2], j->isrc + io,
-                                         j->is[2], j->h, j->w, j->oh, j->ow, gx))
-            return RT_OK;
-        memset(gx, 0, (size_t)(j->h * j->w) * sizeof *gx);  /* not 2x2 blocks: scatter */
-    }
     if (j->dt == RT_F32)
         return maxpool_bwd_f32(j, (const float *)j->src + go, j->isrc + io, (float *)j->dst + xo);
     return maxpool_bwd_f64(j, (const double *)j->src + go, j->isrc + io, (double *)j->dst + xo);
@@ -393,13 +428,11 @@ rt_status rt_max_pool2d_backward(const rt_tensor *gout, const rt_tensor *indices
                        rt_shape_str(gout->ndim, gout->shape, s2, sizeof s2));
     ig.s[0] = 0;
     for (int i = 0; i < indices->ndim; i++) ig.s[i + 4 - indices->ndim] = indices->strides[i];
+    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, 1, &r)) != RT_OK) return st;
     int64_t oh = g.h, ow = g.w;
-    int fast = gout->dtype == RT_F32 && g.s[3] == 1 && ig.s[3] == 1 && 2 * oh <= xg.h &&
-               2 * ow <= xg.w;
-    if ((st = rti_new_nchw(gout->dtype, &xg, xg.h, xg.w, !fast, &r)) != RT_OK) return st;
     pool_job j = { .dt = gout->dtype, .c = g.c, .h = xg.h, .w = xg.w, .oh = oh, .ow = ow,
                    .s = g.s, .is = ig.s, .src = rt_tensor_data(gout),
-                   .isrc = rt_tensor_data(indices), .dst = rt_tensor_data(r), .fast2x2 = fast,
+                   .isrc = rt_tensor_data(indices), .dst = rt_tensor_data(r),
                    .plane = maxpool_bwd_plane };
     st = rt_parallel_for(g.n * g.c, plane_grain(oh * ow + xg.h * xg.w), pool_chunk, &j);
     if (st != RT_OK) {

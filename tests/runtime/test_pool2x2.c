@@ -1,7 +1,8 @@
-/* test_pool2x2.c — the 2x2 stride-2 max-pool fast path (runtime/pool2x2.c) against naive
-** loops written here: values and indices with ties, NaN and -inf, odd sizes, strided inputs;
-** the backward against a naive scatter, including indices that leave their 2x2 block (the
-** generic fallback), index -1, and an input shape wider than the blocks cover. */
+/* test_pool2x2.c — the 2x2 stride-2 max pool (the vectorized forward path in ops_pool.c)
+** against naive loops written here: values and indices with ties, NaN and -inf, odd sizes,
+** strided inputs; the backward against a naive scatter, including indices outside their 2x2
+** block (two outputs sharing an element), index -1, and an input shape wider than the blocks
+** cover. */
 #include "harness.h"
 
 static const rt_pool2d_opts K2 = { { 2, 2 }, { 2, 2 }, { 0, 0 }, { 1, 1 }, 0 };
